@@ -1,0 +1,1 @@
+"""The six Watershed services; each runs alone with ``python -m services.<name>``."""
