@@ -1,0 +1,185 @@
+"""Settings from ``WATERSHED_*`` environment variables, validated at start.
+
+This module (and the services' ``settings.py``, through :class:`Env`) is the only
+place that reads the environment. A bad value stops the service with one line
+naming the variable and what it expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PREFIX = "WATERSHED_"
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed."""
+
+
+class Secret(str):
+    """A string that never shows itself in repr, logs or tracebacks."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def reveal(self) -> str:
+        return str.__str__(self)
+
+
+class Env:
+    """Typed access to ``WATERSHED_*`` variables with clear errors."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._env = dict(os.environ if environ is None else environ)
+
+    def raw(self, name: str) -> str | None:
+        value = self._env.get(PREFIX + name)
+        return value.strip() if value is not None and value.strip() else None
+
+    def str(self, name: str, default: str) -> str:
+        return self.raw(name) or default
+
+    def optional_url(self, name: str, schemes: tuple[str, ...]) -> str | None:
+        value = self.raw(name)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or not parts.netloc:
+            raise SettingsError(
+                f"{PREFIX}{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}"
+                f" (got a value of {len(value)} characters)"
+            )
+        return value.rstrip("/")
+
+    def url(self, name: str, default: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
+        return self.optional_url(name, schemes) or default
+
+    def int(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise SettingsError(f"{PREFIX}{name} must be an integer, got {value!r}") from None
+        if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+            raise SettingsError(f"{PREFIX}{name} must be between {minimum} and {maximum}, got {number}")
+        return number
+
+    def float(self, name: str, default: float, *, minimum: float = 0.0) -> float:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise SettingsError(f"{PREFIX}{name} must be a number, got {value!r}") from None
+        if number < minimum:
+            raise SettingsError(f"{PREFIX}{name} must be at least {minimum}, got {number}")
+        return number
+
+    def bool(self, name: str, default: bool) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{PREFIX}{name} must be true/false (or 1/0), got {value!r}")
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = (self.raw(name) or default).lower()
+        if value not in choices:
+            raise SettingsError(f"{PREFIX}{name} must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def secrets(self, name: str) -> tuple[Secret, ...]:
+        """Comma-separated secrets, or one per line in the file named by ``<name>_FILE``."""
+        values: list[str] = []
+        inline = self.raw(name)
+        if inline:
+            values.extend(inline.split(","))
+        path = self.raw(name + "_FILE")
+        if path:
+            try:
+                values.extend(Path(path).read_text().replace(",", "\n").splitlines())
+            except OSError as exc:
+                raise SettingsError(f"{PREFIX}{name}_FILE: cannot read {path}: {exc.strerror}") from None
+        return tuple(Secret(v.strip()) for v in values if v.strip())
+
+
+def default_data_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("watershed"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything any service or the CLI can be configured with."""
+
+    data_dir: Path
+    nats_url: str | None
+    database_url: str | None
+    log_level: str = "info"
+    log_format: str = "console"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    github_api_url: str = "https://api.github.com"
+    github_git_url: str = "https://github.com"
+    github_tokens: tuple[Secret, ...] = ()
+    facade_allow_local: bool = False
+    clones_dir: Path = Path()
+    recollect_interval_s: float = 86400.0
+    retry_interval_s: float = 3600.0
+    scheduler_tick_s: float = 5.0
+    job_ack_wait_s: float = 300.0
+    job_max_deliver: int = 5
+    processor_batch: int = 500
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def github_hosts(self) -> frozenset[str]:
+        """Repository hosts collected through the GitHub API."""
+        host = urlsplit(self.github_git_url).hostname or "github.com"
+        return frozenset({"github.com", host.lower()})
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    env = Env(environ)
+    data_dir = Path(env.str("DATA_DIR", str(default_data_dir()))).expanduser()
+    settings = Settings(
+        data_dir=data_dir,
+        nats_url=env.optional_url("NATS_URL", ("nats", "tls")),
+        database_url=env.optional_url("DATABASE_URL", ("postgresql", "postgres")),
+        log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
+        log_format=env.choice("LOG_FORMAT", "console", ("console", "json")),
+        http_host=env.str("HTTP_HOST", "127.0.0.1"),
+        http_port=env.int("HTTP_PORT", 8080, minimum=0, maximum=65535),
+        github_api_url=env.url("GITHUB_API_URL", "https://api.github.com"),
+        github_git_url=env.url("GITHUB_GIT_URL", "https://github.com"),
+        github_tokens=env.secrets("GITHUB_TOKENS"),
+        facade_allow_local=env.bool("FACADE_ALLOW_LOCAL", False),
+        clones_dir=Path(env.str("CLONES_DIR", str(data_dir / "clones"))).expanduser(),
+        recollect_interval_s=env.float("RECOLLECT_INTERVAL", 86400.0, minimum=1.0),
+        retry_interval_s=env.float("RETRY_INTERVAL", 3600.0, minimum=1.0),
+        scheduler_tick_s=env.float("SCHEDULER_TICK", 5.0, minimum=0.05),
+        job_ack_wait_s=env.float("JOB_ACK_WAIT", 300.0, minimum=1.0),
+        job_max_deliver=env.int("JOB_MAX_DELIVER", 5, minimum=1, maximum=100),
+        processor_batch=env.int("PROCESSOR_BATCH", 500, minimum=1, maximum=10000),
+    )
+    if overrides:
+        if "data_dir" in overrides and "clones_dir" not in overrides and env.raw("CLONES_DIR") is None:
+            overrides["clones_dir"] = Path(str(overrides["data_dir"])) / "clones"
+        settings = settings.replace(**overrides)
+    return settings
