@@ -1,0 +1,154 @@
+"""The GitHub REST shapes we read, as msgspec structs.
+
+Only the fields Watershed uses are declared; msgspec ignores the rest, so GitHub adding
+fields never breaks decoding. Fields GitHub may omit (older GHES versions, the 2020-era
+documented examples) have defaults, and fields GitHub sends as null are optional.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+
+class Wire(msgspec.Struct, frozen=True, kw_only=True):
+    """Base of GitHub REST shapes."""
+
+
+class WireUser(Wire):
+    login: str
+    id: int
+    node_id: str | None = None
+    type: str | None = None
+    avatar_url: str | None = None
+    html_url: str | None = None
+    name: str | None = None  # only on full user objects
+    email: str | None = None
+    created_at: datetime | None = None
+
+
+class WireLabel(Wire):
+    name: str
+    id: int | None = None
+    color: str | None = None
+    description: str | None = None
+
+
+class WireMilestone(Wire):
+    title: str | None = None
+    number: int | None = None
+
+
+class WireLicense(Wire):
+    key: str | None = None
+    spdx_id: str | None = None
+    name: str | None = None
+
+
+class WirePullMarker(Wire):
+    """The ``pull_request`` member that marks an issues-list item as a pull request."""
+
+    url: str | None = None
+    merged_at: datetime | None = None
+
+
+class WireRepo(Wire):
+    id: int
+    name: str
+    full_name: str | None = None
+    owner: WireUser | None = None
+    node_id: str | None = None
+    description: str | None = None
+    homepage: str | None = None
+    default_branch: str | None = None
+    language: str | None = None
+    license: WireLicense | None = None
+    fork: bool = False
+    archived: bool = False
+    disabled: bool = False
+    stargazers_count: int = 0
+    forks_count: int = 0
+    watchers_count: int = 0
+    subscribers_count: int | None = None  # only on the single-repository endpoint
+    open_issues_count: int = 0
+    html_url: str | None = None
+    clone_url: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    pushed_at: datetime | None = None
+
+
+class WireIssue(Wire):
+    id: int
+    number: int
+    title: str
+    state: str
+    node_id: str | None = None
+    body: str | None = None
+    state_reason: str | None = None
+    locked: bool = False
+    user: WireUser | None = None
+    closed_by: WireUser | None = None
+    assignees: list[WireUser] | None = None
+    labels: list[WireLabel] = []
+    milestone: WireMilestone | None = None
+    comments: int = 0
+    html_url: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    closed_at: datetime | None = None
+    pull_request: WirePullMarker | None = None
+
+
+class WireBranch(Wire):
+    """A pull request's ``head`` or ``base``; ``repo`` is null once the fork is deleted."""
+
+    ref: str | None = None
+    sha: str | None = None
+    label: str | None = None
+    repo: WireRepo | None = None
+
+
+class WirePull(Wire):
+    id: int
+    number: int
+    title: str
+    state: str
+    node_id: str | None = None
+    body: str | None = None
+    draft: bool | None = None
+    locked: bool = False
+    user: WireUser | None = None
+    author_association: str | None = None
+    assignees: list[WireUser] | None = None
+    requested_reviewers: list[WireUser] | None = None
+    labels: list[WireLabel] = []
+    milestone: WireMilestone | None = None
+    html_url: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    closed_at: datetime | None = None
+    merged_at: datetime | None = None
+    merge_commit_sha: str | None = None
+    head: WireBranch | None = None
+    base: WireBranch | None = None
+
+
+class WireComment(Wire):
+    id: int
+    issue_url: str
+    node_id: str | None = None
+    body: str | None = None
+    user: WireUser | None = None
+    author_association: str | None = None
+    html_url: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+repo_decoder = msgspec.json.Decoder(WireRepo)
+issues_decoder = msgspec.json.Decoder(list[WireIssue])
+pulls_decoder = msgspec.json.Decoder(list[WirePull])
+comments_decoder = msgspec.json.Decoder(list[WireComment])
+users_decoder = msgspec.json.Decoder(list[WireUser])
