@@ -21,7 +21,7 @@ GITLAB_HOSTS: frozenset[str] = frozenset({"gitlab.com"})
 _GITHUB_PART = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
-_SCP = re.compile(r"^(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+):(?P<path>[^/].*)$")
+_SCP = re.compile(r"^(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+):(?P<path>.+)$")
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 # First path segments of github.com pages that are not owners; "github.com/orgs/x" is no repository.
 _GITHUB_RESERVED = frozenset(
@@ -160,7 +160,9 @@ def _remote(
     clean = "/".join(segments)
     if scheme == "ssh":
         login = f"{user}@" if user else ""
-        url = f"{login}{host}:{clean}" if scp_form else f"ssh://{login}{host}/{clean}"
+        # In scp form a leading "/" means an absolute path, without it one relative to the login's home.
+        root = "/" if scp_form and path.startswith("/") else ""
+        url = f"{login}{host}:{root}{clean}" if scp_form else f"ssh://{login}{host}/{clean}"
     else:
         url = f"https://{host}/{clean}"
     name = _strip_git(segments[-1])

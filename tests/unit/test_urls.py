@@ -67,6 +67,10 @@ VALID: list[tuple[str, tuple[str, str, str, str, str, str]]] = [
         ("git", "host.example", "team", "repo", "git@host.example:team/repo.git", "git@host.example:team/repo.git"),
     ),
     (
+        "git@host.example:/srv/git/repo.git",
+        ("git", "host.example", "srv/git", "repo", "git@host.example:/srv/git/repo.git", "git@host.example:/srv/git/repo.git"),
+    ),
+    (
         "https://gitserver/team/repo.git",
         ("git", "gitserver", "team", "repo", "https://gitserver/team/repo.git", "https://gitserver/team/repo.git"),
     ),
