@@ -1,0 +1,1 @@
+"""The processor service: staged events in, relational rows out."""

@@ -1,0 +1,193 @@
+"""The processor: the only writer of relational rows.
+
+It pulls STAGING messages in batches, applies each batch in one transaction
+(contributors first, then entities in foreign-key order), commits, and only then
+acks. A crash anywhere before the ack means redelivery; the upserts and the job
+accounting make a redelivered message change nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from collections.abc import Sequence
+
+import asyncpg
+import msgspec
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js import api as js_api
+
+from services.processor import jobs
+from services.processor.rows import build_rows
+from services.processor.store import Statements, apply_rows
+from shared.db import Role, connect_pool
+from shared.events import subjects, v1
+from shared.metrics import Metrics
+from shared.service import Service
+from shared.settings import Settings
+
+# Errors that say nothing about the batch itself: wait and try the same batch again.
+_TRANSIENT_DB = (asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError,
+                 asyncpg.DeadlockDetectedError, asyncpg.SerializationError, ConnectionError, OSError,
+                 asyncio.TimeoutError)
+
+
+class Decoded(msgspec.Struct):
+    msg: Msg
+    event: v1.StagedEvent
+
+
+class Processor(Service):
+    name = "processor"
+
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+        super().__init__(settings, metrics)
+        self.pool: asyncpg.Pool | None = None
+        self.sql = Statements()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    async def on_start(self) -> None:
+        assert self.settings.database_url
+        self.pool = await connect_pool(self.settings.database_url, role=Role.WRITER, min_size=1, max_size=4)
+        config = js_api.ConsumerConfig(
+            durable_name=subjects.PROCESSOR_CONSUMER,
+            ack_policy=js_api.AckPolicy.EXPLICIT,
+            ack_wait=60.0,
+            max_deliver=-1,
+            max_ack_pending=50_000,
+            filter_subjects=list(subjects.STAGING_SUBJECTS),
+        )
+        await self.js.add_consumer(subjects.STAGING, config)
+        self._sub = await self.js.pull_subscribe_bind(subjects.PROCESSOR_CONSUMER, subjects.STAGING)
+        self._loop_task = asyncio.create_task(self._consume(), name="processor-consume")
+
+    async def on_stopping(self) -> None:
+        self._stopping.set()
+        if self._loop_task is not None:
+            # The loop finishes the batch in hand (commit + ack) before it looks at the flag.
+            try:
+                await asyncio.wait_for(self._loop_task, timeout=60)
+            except asyncio.TimeoutError:
+                self._loop_task.cancel()
+        with contextlib.suppress(Exception):
+            await self._sub.unsubscribe()
+
+    async def on_stop(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
+
+    def healthy(self) -> bool:
+        return self._loop_task is None or not self._loop_task.done()
+
+    async def _consume(self) -> None:
+        batch = self.settings.processor_batch
+        while not self._stopping.is_set():
+            try:
+                msgs = await self._sub.fetch(batch, timeout=0.25)
+            except nats.errors.TimeoutError:
+                continue
+            except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
+                if self._stopping.is_set():
+                    return
+                await asyncio.sleep(0.5)
+                continue
+            await self.handle_batch(msgs)
+
+    async def handle_batch(self, msgs: Sequence[Msg]) -> None:
+        decoded: list[Decoded] = []
+        for msg in msgs:
+            try:
+                decoded.append(Decoded(msg, v1.staged_decoder.decode(msg.data)))
+            except msgspec.DecodeError as exc:
+                await self._dead_letter(msg, f"undecodable message: {exc}")
+        delay = 0.5
+        while decoded:
+            try:
+                await self._apply(decoded)
+                break
+            except _TRANSIENT_DB as exc:
+                self.log.warning("batch.retry", error=type(exc).__name__, delay=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+            except (asyncpg.PostgresError, ValueError, KeyError) as exc:
+                # Something in this batch is bad: apply one by one to find it.
+                self.log.warning("batch.isolating", error=str(exc)[:200], size=len(decoded))
+                if len(decoded) == 1:
+                    await self._dead_letter(decoded[0].msg, f"{type(exc).__name__}: {exc}")
+                    break
+                for one in decoded:
+                    await self.handle_batch([one.msg])
+                return
+        await asyncio.gather(*(d.msg.ack() for d in decoded))
+
+    async def _apply(self, batch: list[Decoded]) -> None:
+        started = time.perf_counter()
+        events = [d.event for d in batch]
+        data = [e for e in events if isinstance(e, v1.JobEvent) and not isinstance(e, v1.JobFinished)]
+        finished = [e for e in events if isinstance(e, v1.JobFinished)]
+        assert self.pool is not None
+        progress: list[v1.JobCommitted | v1.RepoAdded] = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            added = await jobs.register_repos(conn, [e for e in events if isinstance(e, v1.RepoRegistered)])
+            progress.extend(added)
+            await jobs.record_dispatches(conn, [e for e in events if isinstance(e, v1.JobDispatched)])
+            fresh = await jobs.claim_messages(conn, data)
+            todo = [e for e in data if (e.job_id, e.attempt, e.seq) in fresh]
+            written: Counter[str] = Counter()
+            if todo:
+                repo_ids = list({e.repo_id for e in todo})
+                platforms = dict(await conn.fetch(
+                    "SELECT repo_id, platform FROM data.repos WHERE repo_id = ANY($1::int[])", repo_ids))
+                todo = [e for e in todo if e.repo_id in platforms]  # a deleted repository's late events
+                written = await apply_rows(conn, self.sql, build_rows(todo, platforms))  # type: ignore[arg-type]
+                await jobs.record_started(conn, {e.job_id for e in todo})
+            await jobs.record_finished(conn, finished)
+            touched = {e.job_id for e in data} | {e.job_id for e in finished}
+            for done in await jobs.complete_jobs(conn, touched):
+                progress.append(v1.JobCommitted(repo_id=done.repo_id, phase=done.phase, job_id=done.job_id,
+                                                ok=done.ok, error=done.error, error_kind=done.error_kind,
+                                                requests=done.requests))
+            await jobs.record_scheduled(conn, [e for e in events if isinstance(e, v1.PhaseScheduled)])
+        for entity, count in written.items():
+            self.metrics.rows_written.labels(service=self.name, entity=entity).inc(count)
+        self.metrics.messages_applied.labels(service=self.name, outcome="applied").inc(len(batch))
+        self.metrics.batch_seconds.labels(service=self.name).observe(time.perf_counter() - started)
+        await self._report(progress)
+
+    async def _report(self, progress: list[v1.JobCommitted | v1.RepoAdded]) -> None:
+        # Progress is a wake-up call: the scheduler also finds committed jobs in the
+        # database, so a report lost in a crash right here delays nothing for long.
+        if not progress:
+            return
+        publisher = self.publisher()
+        for event in progress:
+            await publisher.send(subjects.progress_subject(event.repo_id), event)
+        try:
+            await publisher.flush()
+        except Exception as exc:  # noqa: BLE001
+            self.log.warning("progress.publish_failed", error=type(exc).__name__)
+
+    async def _dead_letter(self, msg: Msg, error: str) -> None:
+        self.log.error("message.dead_lettered", subject=msg.subject, error=error[:300])
+        self.metrics.messages_applied.labels(service=self.name, outcome="dead_lettered").inc()
+        headers = {"Nats-Msg-Id": f"dlq:{msg.headers.get('Nats-Msg-Id', '') if msg.headers else ''}",
+                   "Watershed-Error": error[:1000].replace("\n", " ")}
+        await self.js.publish(subjects.deadletter_subject(msg.subject), msg.data, headers=headers)
+        assert self.pool is not None
+        repo_id = None
+        parts = msg.subject.split(".")
+        if len(parts) > 2 and parts[2].isdigit():
+            repo_id = int(parts[2])
+        await self.pool.execute(
+            "INSERT INTO ops.dead_letters (subject, msg_id, repo_id, error, payload) VALUES ($1, $2, $3, $4, $5)",
+            msg.subject, (msg.headers or {}).get("Nats-Msg-Id"), repo_id, error, msg.data,
+        )
+        await msg.ack()
+
+
+def create_app(settings: Settings, metrics: Metrics | None = None) -> Processor:
+    return Processor(settings, metrics or Metrics())

@@ -1,0 +1,148 @@
+"""Operational state the processor records: registrations, dispatches, job accounting.
+
+A job attempt is complete when its ``JobFinished`` marker has arrived and every
+data message it announced is committed. ``ops.job_messages`` remembers which
+(job, attempt, seq) were applied, so a message redelivered after its commit is
+neither applied nor counted twice, and the order of arrival does not matter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from shared.errors import ErrorKind
+from shared.events import v1
+
+
+@dataclass(frozen=True)
+class Completed:
+    repo_id: int
+    phase: str
+    job_id: str
+    ok: bool
+    error: str | None
+    error_kind: str | None
+    requests: int
+
+
+async def claim_messages(conn: asyncpg.Connection, events: Sequence[v1.JobEvent]) -> set[tuple[str, int, int]]:
+    """Record data messages as applied; returns the keys that are new (to apply now)."""
+    keys = list(dict.fromkeys((e.job_id, e.attempt, e.seq) for e in events))
+    if not keys:
+        return set()
+    jobs, attempts, seqs = zip(*keys, strict=True)
+    new = await conn.fetch(
+        "INSERT INTO ops.job_messages (job_id, attempt, seq)"
+        " SELECT * FROM unnest($1::text[], $2::int[], $3::int[]) ON CONFLICT DO NOTHING"
+        " RETURNING job_id, attempt, seq",
+        list(jobs), list(attempts), list(seqs),
+    )
+    return {(r["job_id"], r["attempt"], r["seq"]) for r in new}
+
+
+async def register_repos(conn: asyncpg.Connection, events: Iterable[v1.RepoRegistered]) -> list[v1.RepoAdded]:
+    added = []
+    for e in events:
+        group_id = await conn.fetchval(
+            "INSERT INTO data.repo_groups (name) VALUES ($1) ON CONFLICT (name) DO UPDATE SET name = excluded.name"
+            " RETURNING repo_group_id",
+            e.group,
+        )
+        row = await conn.fetchrow(
+            "INSERT INTO data.repos (url, platform, host, owner, name, repo_group_id)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (url) DO NOTHING RETURNING repo_id",
+            e.url, e.platform, e.host, e.owner, e.name, group_id,
+        )
+        if row is not None:
+            added.append(v1.RepoAdded(repo_id=row["repo_id"], url=e.url, created=True))
+        else:
+            rid = await conn.fetchval("SELECT repo_id FROM data.repos WHERE url = $1", e.url)
+            added.append(v1.RepoAdded(repo_id=rid, url=e.url, created=False))
+    return added
+
+
+async def record_dispatches(conn: asyncpg.Connection, events: Iterable[v1.JobDispatched]) -> None:
+    for e in events:
+        # A dispatch seen after its job already reported (redelivery reorders) must not regress it.
+        await conn.execute(
+            "INSERT INTO ops.collection_status (repo_id, phase, state, job_id, dispatched_at, expected_messages)"
+            " VALUES ($1, $2, 'queued', $3, $4, NULL)"
+            " ON CONFLICT (repo_id, phase) DO UPDATE SET state = 'queued', job_id = excluded.job_id,"
+            " dispatched_at = excluded.dispatched_at, attempt = NULL, expected_messages = NULL,"
+            " started_at = NULL, requests = 0, updated_at = now()"
+            " WHERE ops.collection_status.job_id IS DISTINCT FROM excluded.job_id"
+            " AND (ops.collection_status.dispatched_at IS NULL"
+            "      OR ops.collection_status.dispatched_at <= excluded.dispatched_at)",
+            e.repo_id, e.phase, e.job_id, e.dispatched_at,
+        )
+
+
+async def record_started(conn: asyncpg.Connection, jobs: Iterable[str]) -> None:
+    await conn.execute(
+        "UPDATE ops.collection_status SET state = 'collecting', started_at = coalesce(started_at, now()),"
+        " updated_at = now() WHERE job_id = ANY($1::text[]) AND state = 'queued'",
+        list(jobs),
+    )
+
+
+async def record_finished(conn: asyncpg.Connection, events: Iterable[v1.JobFinished]) -> None:
+    for e in events:
+        await conn.execute(
+            "INSERT INTO ops.collection_status (repo_id, phase, state, job_id, attempt, expected_messages,"
+            "  requests, started_at, finished_at, last_error, error_kind)"
+            " VALUES ($1, $2, 'collecting', $3, $4, $5, $6, $7, $8, $9, $10)"
+            " ON CONFLICT (repo_id, phase) DO UPDATE SET job_id = excluded.job_id, attempt = excluded.attempt,"
+            " expected_messages = excluded.expected_messages, requests = excluded.requests,"
+            " started_at = excluded.started_at, finished_at = excluded.finished_at,"
+            " last_error = coalesce(excluded.last_error, ops.collection_status.last_error),"
+            " error_kind = excluded.error_kind,"
+            " state = CASE WHEN ops.collection_status.state IN ('committed', 'done', 'error')"
+            "              AND ops.collection_status.job_id = excluded.job_id"
+            "         THEN ops.collection_status.state ELSE 'collecting' END, updated_at = now()"
+            # A late marker of an older attempt never overrides a newer attempt's.
+            " WHERE ops.collection_status.job_id IS DISTINCT FROM excluded.job_id"
+            "    OR ops.collection_status.attempt IS NULL OR ops.collection_status.attempt <= excluded.attempt",
+            e.repo_id, e.phase, e.job_id, e.attempt, e.messages, e.requests, e.started_at, e.finished_at,
+            e.error, e.error_kind,
+        )
+
+
+async def complete_jobs(conn: asyncpg.Connection, jobs: Iterable[str]) -> list[Completed]:
+    """Mark every touched job whose messages are all committed; returns them."""
+    rows = await conn.fetch(
+        "UPDATE ops.collection_status s SET state = 'committed', updated_at = now()"
+        " WHERE s.job_id = ANY($1::text[]) AND s.state IN ('queued', 'collecting')"
+        " AND s.expected_messages IS NOT NULL"
+        " AND s.expected_messages <= (SELECT count(*) FROM ops.job_messages m"
+        "                             WHERE m.job_id = s.job_id AND m.attempt = s.attempt)"
+        " RETURNING s.repo_id, s.phase, s.job_id, s.last_error, s.error_kind, s.requests",
+        list(jobs),
+    )
+    done = []
+    for r in rows:
+        ok = r["error_kind"] is None
+        done.append(Completed(r["repo_id"], r["phase"], r["job_id"], ok, None if ok else r["last_error"],
+                              r["error_kind"], r["requests"]))
+        if not ok and r["error_kind"] in (ErrorKind.NOT_FOUND.value, ErrorKind.BLOCKED.value):
+            state = "missing" if r["error_kind"] == ErrorKind.NOT_FOUND.value else "blocked"
+            await conn.execute(
+                "UPDATE data.repos SET state = $2, state_reason = $3 WHERE repo_id = $1",
+                r["repo_id"], state, r["last_error"],
+            )
+    if done:
+        await conn.execute("DELETE FROM ops.job_messages WHERE job_id = ANY($1::text[])", [d.job_id for d in done])
+    return done
+
+
+async def record_scheduled(conn: asyncpg.Connection, events: Iterable[v1.PhaseScheduled]) -> None:
+    for e in events:
+        await conn.execute(
+            "UPDATE ops.collection_status SET state = $4, next_due = $5, updated_at = now(),"
+            " last_success_at = CASE WHEN $4 = 'done' THEN coalesce(finished_at, now()) ELSE last_success_at END,"
+            " last_error = CASE WHEN $4 = 'done' THEN NULL ELSE last_error END"
+            " WHERE repo_id = $1 AND phase = $2 AND job_id = $3",
+            e.repo_id, e.phase, e.job_id, e.state, e.next_due,
+        )

@@ -1,0 +1,201 @@
+"""Pure mapping from staged events to column arrays for set-based upserts.
+
+Everything here is deterministic and free of I/O: given the events of one batch
+it returns, per table, one list per column (the shape ``unnest()`` wants), with
+duplicates inside the batch folded to the newest version and every text value
+cleaned for PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from shared.events import v1
+from shared.ids import contributor_id
+from shared.text import clean
+
+
+@dataclass
+class Columns:
+    """Column-major rows: ``names`` and one list per name."""
+
+    names: tuple[str, ...]
+    data: list[list[object]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.data:
+            self.data = [[] for _ in self.names]
+
+    def add(self, *values: object) -> None:
+        for column, value in zip(self.data, values, strict=True):
+            column.append(value)
+
+    def __len__(self) -> int:
+        return len(self.data[0]) if self.data else 0
+
+
+def _newer(candidate: datetime | None, current: datetime | None) -> bool:
+    return current is None or (candidate is not None and candidate >= current)
+
+
+def _tz_minutes(moment: datetime | None) -> int | None:
+    if moment is None or moment.utcoffset() is None:
+        return None
+    return int(moment.utcoffset().total_seconds() // 60)  # type: ignore[union-attr]
+
+
+class ContributorIndex:
+    """Collects every user seen in a batch; one row per user, ids derived, not looked up."""
+
+    def __init__(self) -> None:
+        self._users: dict[uuid.UUID, tuple[str, v1.User]] = {}
+
+    def see(self, platform: str, user: v1.User | None) -> uuid.UUID | None:
+        if user is None:
+            return None
+        cid = contributor_id(platform, user.platform_id)
+        known = self._users.get(cid)
+        # Richer records (with name/email) win over the bare ones embedded in lists.
+        if known is None or (user.name or user.email or user.created_at) and not (known[1].name or known[1].email):
+            self._users[cid] = (platform, user)
+        return cid
+
+    def columns(self) -> Columns:
+        cols = Columns(("cntrb_id", "platform", "platform_user_id", "login", "node_id", "kind", "name",
+                        "email", "avatar_url", "html_url", "created_at"))
+        for cid, (platform, u) in self._users.items():
+            cols.add(cid, platform, u.platform_id, clean(u.login), u.node_id or None, u.kind, clean(u.name),
+                     clean(u.email), u.avatar_url or None, u.html_url or None, u.created_at)
+        return cols
+
+
+def _labels(labels: list[v1.Label]) -> list[v1.Label]:
+    seen: dict[str, v1.Label] = {}
+    for label in labels:
+        seen.setdefault(clean(label.name) or "", label)
+    return list(seen.values())
+
+
+@dataclass
+class BatchRows:
+    contributors: Columns
+    repos: list[tuple[int, v1.RepoMeta, uuid.UUID | None]]
+    issues: Columns
+    issue_labels: dict[tuple[int, int], list[v1.Label]]  # (repo_id, platform_issue_id) -> labels
+    issue_assignees: dict[tuple[int, int], list[uuid.UUID]]
+    pulls: Columns
+    pull_labels: dict[tuple[int, int], list[v1.Label]]
+    pull_assignees: dict[tuple[int, int], list[uuid.UUID]]
+    pull_reviewers: dict[tuple[int, int], list[uuid.UUID]]
+    messages: Columns
+    commits: Columns
+    commit_files: Columns
+
+    @property
+    def row_count(self) -> int:
+        return (len(self.contributors) + len(self.repos) + len(self.issues) + len(self.pulls)
+                + len(self.messages) + len(self.commits) + len(self.commit_files)
+                + sum(map(len, self.issue_labels.values())) + sum(map(len, self.issue_assignees.values()))
+                + sum(map(len, self.pull_labels.values())) + sum(map(len, self.pull_assignees.values()))
+                + sum(map(len, self.pull_reviewers.values())))
+
+
+ISSUE_COLUMNS = ("repo_id", "platform_issue_id", "number", "node_id", "title", "body", "state", "state_reason",
+                 "locked", "author_id", "closed_by_id", "milestone", "comments", "html_url", "created_at",
+                 "updated_at", "closed_at")
+PULL_COLUMNS = ("repo_id", "platform_pr_id", "number", "node_id", "title", "body", "state", "draft", "locked",
+                "author_id", "author_association", "milestone", "html_url", "created_at", "updated_at",
+                "closed_at", "merged_at", "merge_commit_sha", "head_ref", "head_sha", "head_repo", "base_ref",
+                "base_sha")
+MESSAGE_COLUMNS = ("repo_id", "platform_msg_id", "parent_number", "node_id", "body", "author_id",
+                   "author_association", "html_url", "created_at", "updated_at")
+COMMIT_COLUMNS = ("repo_id", "sha", "parents", "author_name", "author_email", "author_date", "author_tz_minutes",
+                  "committer_name", "committer_email", "committer_date", "committer_tz_minutes", "message",
+                  "files_changed", "additions", "deletions")
+FILE_COLUMNS = ("repo_id", "sha", "path", "old_path", "added", "deleted")
+
+
+def build_rows(events: Iterable[v1.DataEvent], platforms: dict[int, str]) -> BatchRows:
+    """Rows for one batch. ``platforms`` maps repo_id to its platform (for contributor ids)."""
+    people = ContributorIndex()
+    repos: dict[int, tuple[v1.RepoMeta, uuid.UUID | None]] = {}
+    issues: dict[tuple[int, int], v1.Issue] = {}
+    pulls: dict[tuple[int, int], v1.PullRequest] = {}
+    comments: dict[tuple[int, int], v1.Comment] = {}
+    commits: dict[tuple[int, str], v1.Commit] = {}
+
+    for event in events:
+        rid = event.repo_id
+        if isinstance(event, v1.RepoObserved):
+            repos[rid] = (event.repo, people.see(platforms[rid], event.repo.owner_user))
+        elif isinstance(event, v1.IssuesObserved):
+            for issue in event.items:
+                key = (rid, issue.platform_id)
+                if key not in issues or _newer(issue.updated_at, issues[key].updated_at):
+                    issues[key] = issue
+        elif isinstance(event, v1.PullRequestsObserved):
+            for pull in event.items:
+                key = (rid, pull.platform_id)
+                if key not in pulls or _newer(pull.updated_at, pulls[key].updated_at):
+                    pulls[key] = pull
+        elif isinstance(event, v1.CommentsObserved):
+            for comment in event.items:
+                key = (rid, comment.platform_id)
+                if key not in comments or _newer(comment.updated_at, comments[key].updated_at):
+                    comments[key] = comment
+        elif isinstance(event, v1.CommitsObserved):
+            for commit in event.items:
+                commits[(rid, commit.sha)] = commit
+
+    issue_cols = Columns(ISSUE_COLUMNS)
+    issue_labels: dict[tuple[int, int], list[v1.Label]] = {}
+    issue_assignees: dict[tuple[int, int], list[uuid.UUID]] = {}
+    for (rid, pid), i in issues.items():
+        platform = platforms[rid]
+        issue_cols.add(rid, pid, i.number, i.node_id or None, clean(i.title), clean(i.body), i.state,
+                       i.state_reason, i.locked, people.see(platform, i.author), people.see(platform, i.closed_by),
+                       clean(i.milestone), i.comments, i.html_url or None, i.created_at, i.updated_at, i.closed_at)
+        issue_labels[(rid, pid)] = _labels(i.labels)
+        issue_assignees[(rid, pid)] = list(dict.fromkeys(people.see(platform, a) for a in i.assignees))  # type: ignore[misc]
+
+    pull_cols = Columns(PULL_COLUMNS)
+    pull_labels: dict[tuple[int, int], list[v1.Label]] = {}
+    pull_assignees: dict[tuple[int, int], list[uuid.UUID]] = {}
+    pull_reviewers: dict[tuple[int, int], list[uuid.UUID]] = {}
+    for (rid, pid), p in pulls.items():
+        platform = platforms[rid]
+        pull_cols.add(rid, pid, p.number, p.node_id or None, clean(p.title), clean(p.body), p.state, p.draft,
+                      p.locked, people.see(platform, p.author), p.author_association, clean(p.milestone),
+                      p.html_url or None, p.created_at, p.updated_at, p.closed_at, p.merged_at, p.merge_commit_sha,
+                      clean(p.head_ref), p.head_sha, clean(p.head_repo), clean(p.base_ref), p.base_sha)
+        pull_labels[(rid, pid)] = _labels(p.labels)
+        pull_assignees[(rid, pid)] = list(dict.fromkeys(people.see(platform, a) for a in p.assignees))  # type: ignore[misc]
+        pull_reviewers[(rid, pid)] = list(dict.fromkeys(people.see(platform, r) for r in p.requested_reviewers))  # type: ignore[misc]
+
+    message_cols = Columns(MESSAGE_COLUMNS)
+    for (rid, pid), c in comments.items():
+        message_cols.add(rid, pid, c.parent_number, c.node_id or None, clean(c.body),
+                         people.see(platforms[rid], c.author), c.author_association, c.html_url or None,
+                         c.created_at, c.updated_at)
+
+    commit_cols = Columns(COMMIT_COLUMNS)
+    file_cols = Columns(FILE_COLUMNS)
+    for (rid, sha), c in commits.items():
+        paths: dict[str, v1.FileChange] = {f.path: f for f in c.files}
+        commit_cols.add(rid, sha, c.parents, clean(c.author_name), clean(c.author_email), c.author_date,
+                        _tz_minutes(c.author_date), clean(c.committer_name), clean(c.committer_email),
+                        c.committer_date, _tz_minutes(c.committer_date), clean(c.message), len(paths),
+                        sum(f.added or 0 for f in paths.values()), sum(f.deleted or 0 for f in paths.values()))
+        for f in paths.values():
+            file_cols.add(rid, sha, clean(f.path), clean(f.old_path), f.added, f.deleted)
+
+    return BatchRows(
+        contributors=people.columns(),
+        repos=[(rid, meta, owner) for rid, (meta, owner) in repos.items()],
+        issues=issue_cols, issue_labels=issue_labels, issue_assignees=issue_assignees,
+        pulls=pull_cols, pull_labels=pull_labels, pull_assignees=pull_assignees, pull_reviewers=pull_reviewers,
+        messages=message_cols, commits=commit_cols, commit_files=file_cols,
+    )
