@@ -1,0 +1,44 @@
+"""The project's fake forge: a real local HTTP server with GitHub's REST semantics, used by
+tests and by `watershed demo`.
+
+Public surface:
+    FakeForge, RequestRecord, Quota             server.py: the server and its test controls
+    Dataset, RepoData, generate_dataset, load_dataset, save_dataset,
+    load_sample_dataset, sample_dataset_path, build_sample_dataset, SAMPLE_REPO
+                                                dataset.py: what is served
+    create_sample_git_repo                      gitrepo.py: deterministic git history
+    demo_forge                                  demo.py: sample dataset + sample git repo
+"""
+
+from shared.fakeforge._ratelimit import Quota
+from shared.fakeforge.dataset import (
+    SAMPLE_REPO,
+    Dataset,
+    RepoData,
+    build_sample_dataset,
+    generate_dataset,
+    load_dataset,
+    load_sample_dataset,
+    sample_dataset_path,
+    save_dataset,
+)
+from shared.fakeforge.demo import demo_forge
+from shared.fakeforge.gitrepo import create_sample_git_repo
+from shared.fakeforge.server import FakeForge, RequestRecord
+
+__all__ = [
+    "SAMPLE_REPO",
+    "Dataset",
+    "FakeForge",
+    "Quota",
+    "RepoData",
+    "RequestRecord",
+    "build_sample_dataset",
+    "create_sample_git_repo",
+    "demo_forge",
+    "generate_dataset",
+    "load_dataset",
+    "load_sample_dataset",
+    "sample_dataset_path",
+    "save_dataset",
+]

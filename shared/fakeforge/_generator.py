@@ -1,0 +1,279 @@
+"""Deterministic generation of one repository's worth of GitHub data.
+
+Everything derives from random.Random(f"{seed}:{owner}/{name}") (string seeds hash with
+SHA-512, so results do not depend on PYTHONHASHSEED or the platform). The data is meant to
+hurt a collector in the ways real GitHub data does: bots, the deleted "ghost" user, null
+users, unicode and emoji, a NUL byte, a lone surrogate, PRs mixed into the issues list,
+forks whose head repo was deleted, and timestamps spread over years.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from shared.fakeforge import _shapes as shapes
+from shared.fakeforge.dataset import Json, RepoData
+
+_HUMANS = [
+    "ada-lovelace", "grace-hopper", "linus-t", "margaret-h", "ken-thompson", "barbara-liskov",
+    "dennis-r", "frances-allen", "alan-turing", "radia-perlman", "guido-vr", "matz-y",
+    "sophie-wilson", "katherine-j", "edsger-d", "donald-knuth", "hedy-lamarr", "niklaus-w",
+]
+_LABELS = [
+    ("bug", "d73a4a", "Something isn't working", True),
+    ("enhancement", "a2eeef", "New feature or request", True),
+    ("documentation", "0075ca", "Improvements or additions to documentation", True),
+    ("good first issue", "7057ff", "Good for newcomers", True),
+    ("help wanted", "008672", "Extra attention is needed", True),
+    ("question", "d876e3", "Further information is requested", True),
+    ("wontfix", "ffffff", "This will not be worked on", True),
+    ("dependencies", "0366d6", "Pull requests that update a dependency file", False),
+    ("🔥 priority: high", "b60205", None, False),
+    ("área: ingestão", "c5def5", "Ingestão de dados (pt-BR)", False),
+]
+_SUBJECTS = [
+    "the GitHub collector", "since-cursor handling", "the git log parser", "rate-limit waits",
+    "日本語 file names", "the Ünïcödé author mapper", "PostgreSQL COPY batching", "the demo",
+    "emoji in titles 🎉", "renamed repositories", "the CLI", "Link header parsing",
+]
+_ISSUE_TITLES = [
+    "Crash in {s}", "{s} is slow on large repos", "Document {s}", "Support for {s}?",
+    "Regression in {s} after upgrade", "{s}: wrong timestamps ⏰", "Question about {s}",
+]
+_PR_TITLES = ["Fix {s}", "Refactor {s}", "Add tests for {s}", "✨ Improve {s}", "WIP: {s}"]
+_BODIES = [
+    "Steps to reproduce:\n\n1. run `watershed collect`\n2. wait\n\nExpected: data. Actual: 💥",
+    "I think this is related to #{n}.\r\n\r\n> quoted text with **markdown**",
+    "Ça marche pas avec les caractères accentués — voir la trace ci-dessous.\n\n```\nTraceback…\n```",
+    "Thanks! LGTM 👍",
+    "<!-- hidden HTML comment -->\nSee https://example.com/path?q=1&r=2 for details.",
+    "这是一个测试。Это тест. هذا اختبار.",
+    "",
+]
+_BOT_COMMENT = "Coverage report: 87.3% (+0.2%) ✅\n\n<details><summary>Details</summary>\n\n| file | % |\n|---|---|\n| a.py | 90 |\n</details>"
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _parse(ts: str) -> datetime:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+
+
+def _fmt(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime(_TIME_FORMAT)
+
+
+def _sha(*parts: object) -> str:
+    return hashlib.sha1(":".join(map(str, parts)).encode()).hexdigest()
+
+
+class _UniqueClock:
+    """Hands out second-resolution timestamps never handed out before, so that sorting and
+    `since` filtering over updated_at is unambiguous (the generator's promise to tests)."""
+
+    def __init__(self, end: datetime) -> None:
+        self._used: set[datetime] = set()
+        self._end = end
+
+    def take(self, moment: datetime) -> datetime:
+        moment = min(moment.replace(microsecond=0), self._end)
+        step = timedelta(seconds=1)
+        candidate = moment
+        while candidate in self._used and candidate < self._end:
+            candidate += step
+        while candidate in self._used:
+            candidate -= step
+        self._used.add(candidate)
+        return candidate
+
+
+@dataclass
+class _People:
+    humans: list[Json]
+    dependabot: Json
+    actions: Json
+    ghost: Json
+    org: Json
+
+
+def _people(rng: random.Random, owner: str, n_users: int) -> _People:
+    n_humans = max(1, n_users - 3)
+    logins = rng.sample(_HUMANS, min(n_humans, len(_HUMANS)))
+    logins += [f"contributor-{i}" for i in range(n_humans - len(logins))]
+    ids = rng.sample(range(10_000, 90_000_000), len(logins))
+    return _People(
+        humans=[shapes.user_json(login, uid) for login, uid in zip(logins, ids, strict=True)],
+        dependabot=shapes.user_json("dependabot[bot]", 49699333, kind="Bot"),
+        actions=shapes.user_json("github-actions[bot]", 41898282, kind="Bot"),
+        ghost=shapes.user_json("ghost", 10137),
+        org=shapes.user_json(owner, 90_000_000 + rng.randrange(1_000_000), kind="Organization"),
+    )
+
+
+def generate_repo(seed: int, owner: str, name: str, *, n_users: int, n_issues: int,
+                  n_pulls: int, n_comments: int, start: str, end: str) -> RepoData:
+    rng = random.Random(f"{seed}:{owner}/{name}")
+    full_name = f"{owner}/{name}"
+    t0, t1 = _parse(start), _parse(end)
+    people = _people(rng, owner, n_users)
+    repo_id = 100_000_000 + rng.randrange(100_000_000)
+    labels = [shapes.label_json(full_name, repo_id * 10 + i, *spec)
+              for i, spec in enumerate(_LABELS)]
+    labels_by_name = {label["name"]: label for label in labels}
+
+    n_items = n_issues + n_pulls
+    span = (t1 - t0 - timedelta(days=30)).total_seconds()
+    created = sorted(t0 + timedelta(seconds=rng.uniform(0, span)) for _ in range(n_items))
+    pull_numbers = set(rng.sample(range(1, n_items + 1), n_pulls))
+    clock = _UniqueClock(t1)
+    created_at = {n: clock.take(created[n - 1]) for n in range(1, n_items + 1)}
+
+    # Comments first: an item's updated_at must not precede its last comment.
+    comment_targets = sorted(rng.choices(range(1, n_items + 1), k=n_comments))
+    raw_comments: list[tuple[datetime, int, int]] = []
+    for k, number in enumerate(comment_targets):
+        delay = timedelta(minutes=rng.expovariate(1 / (60 * 24 * 5)) + 1)
+        raw_comments.append((created_at[number] + delay, number, k))
+    raw_comments.sort()
+    comment_clock = _UniqueClock(t1)
+    comments: list[Json] = []
+    last_activity: dict[int, datetime] = {}
+    for index, (when, number, k) in enumerate(raw_comments):
+        when = comment_clock.take(when)
+        edited = comment_clock.take(when + timedelta(hours=rng.uniform(1, 72))) \
+            if rng.random() < 0.1 else when
+        if index == 3:
+            author: Json | None = None
+        elif index % 17 == 5:
+            author = people.ghost
+        elif rng.random() < 0.12:
+            author = people.actions
+        else:
+            author = rng.choice(people.humans)
+        body = _BOT_COMMENT if author is people.actions else rng.choice(_BODIES).format(n=number)
+        if index == 7:
+            body = "Pasted from a terminal:\u0000 the NUL byte must survive or be cleaned"
+        comments.append(shapes.comment_json(
+            full_name, repo_id * 10_000 + index + 1, number, body=body, user=author,
+            created_at=_fmt(when), updated_at=_fmt(edited),
+            author_association="NONE" if author is None else rng.choice(
+                ["OWNER", "MEMBER", "CONTRIBUTOR", "NONE"]),
+            reactions={"+1": rng.randrange(3)} if rng.random() < 0.3 else {}))
+        last_activity[number] = max(last_activity.get(number, when), edited)
+    comment_count = {n: comment_targets.count(n) for n in range(1, n_items + 1)}
+
+    issues: list[Json] = []
+    pulls: list[tuple[int, Json, str | None, bool]] = []
+    for number in range(1, n_items + 1):
+        is_pull = number in pull_numbers
+        opened = created_at[number]
+        subject = rng.choice(_SUBJECTS)
+        author: Json | None = rng.choice(people.humans)
+        if is_pull and rng.random() < 0.2:
+            author = people.dependabot
+        title = rng.choice(_PR_TITLES if is_pull else _ISSUE_TITLES).format(s=subject)
+        body: str | None = rng.choice(_BODIES).format(n=max(1, number - 1)) or None
+        picked = rng.sample(labels[:7] + labels[8:], rng.randrange(0, 3))
+        if author is people.dependabot:
+            title = f"Bump httpx from 0.{number}.0 to 0.{number}.1"
+            body = "Bumps [httpx](https://github.com/encode/httpx).\n\n---\n<details>…</details>"
+            picked = [labels_by_name["dependencies"]]
+        if number == 2:
+            author = people.ghost
+        elif number == 5:
+            author = None
+        elif number == 3:
+            body = "Binary paste:\u0000\u0001 end"
+        elif number == 4:
+            body = "Broken emoji from a truncating client: \ud83d (lone high surrogate)"
+        assignees = rng.sample(people.humans, min(len(people.humans), rng.randrange(0, 3)))
+
+        state, state_reason, closed_at, closed_by = "open", None, None, None
+        merged_at, draft = None, False
+        roll = rng.random()
+        if roll < (0.7 if is_pull else 0.6):
+            state = "closed"
+            closed = clock.take(opened + timedelta(hours=rng.uniform(1, 24 * 90)))
+            closed_at = _fmt(closed)
+            last_activity[number] = max(last_activity.get(number, closed), closed)
+            closed_by = rng.choice(people.humans)
+            if is_pull:
+                merged_at = closed_at if rng.random() < 0.8 else None
+            else:
+                state_reason = "completed" if rng.random() < 0.75 else "not_planned"
+        elif not is_pull and roll < 0.7:
+            state_reason = "reopened"
+        elif is_pull:
+            draft = rng.random() < 0.3
+        touched = opened + timedelta(hours=rng.uniform(0, 24 * 30))
+        updated = clock.take(max(touched, last_activity.get(number, opened)) + timedelta(seconds=1))
+        pull_marker = {"merged_at": merged_at} if is_pull else None
+        issue = shapes.issue_json(
+            full_name, repo_id * 1000 + number, number, title=title, body=body, user=author,
+            labels=picked, assignees=assignees, state=state, state_reason=state_reason,
+            locked=number == 6, comments=comment_count[number], created_at=_fmt(opened),
+            updated_at=_fmt(updated), closed_at=closed_at, closed_by=closed_by,
+            author_association="NONE" if author in (None, people.ghost) else rng.choice(
+                ["OWNER", "MEMBER", "CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR"]),
+            reactions={"heart": rng.randrange(2), "rocket": rng.randrange(2)},
+            pull=pull_marker, draft=draft)
+        issues.append(issue)
+        if is_pull:
+            pulls.append((number, issue, merged_at, draft))
+
+    open_count = sum(1 for issue in issues if issue["state"] == "open")
+    last_push = max(_parse(i["updated_at"]) for i in issues) if issues else t1
+    repository = shapes.repo_json(
+        repo_id, people.org, name, description=f"Sample data for Watershed — {name} 🌊",
+        fork=False, created_at=_fmt(t0 - timedelta(days=20)), updated_at=_fmt(t1),
+        pushed_at=_fmt(last_push), open_issues=open_count, stargazers=rng.randrange(5, 500),
+        forks=rng.randrange(0, 40), language="Python", topics=["community-health", "demo"])
+    pull_json = [_pull(rng, full_name, repository, people, *entry) for entry in pulls]
+
+    seen: dict[int, Json] = {}
+    for item in issues + comments:
+        for user in [item.get("user"), item.get("closed_by"), *item.get("assignees", [])]:
+            if user is not None:
+                seen[user["id"]] = user
+    for pull in pull_json:
+        for user in pull["requested_reviewers"]:
+            seen[user["id"]] = user
+    return RepoData(repository=repository, users=sorted(seen.values(), key=lambda u: u["id"]),
+                    labels=labels, issues=issues, pulls=pull_json, comments=comments)
+
+
+def _pull(rng: random.Random, full_name: str, repository: Json, people: _People, number: int,
+          issue: Json, merged_at: str | None, draft: bool) -> Json:
+    author = issue["user"]
+    base_sha = _sha(full_name, number, "base")
+    head_sha = _sha(full_name, number, "head")
+    head_repo: Json | None
+    if author is not None and author["type"] == "Bot":
+        ref, head_repo, head_owner = f"dependabot/pip/httpx-0.{number}.1", repository, \
+            repository["owner"]
+    elif author is None or number % 7 == 0:
+        # A fork deleted after the PR was opened: GitHub keeps the PR, head.repo is null.
+        ref, head_repo, head_owner = f"patch-{number}", None, author
+    elif rng.random() < 0.3:
+        ref, head_owner = ("main" if number % 2 else f"fix-{number}"), author
+        head_repo = shapes.repo_json(
+            repository["id"] + number, author, repository["name"], description=None, fork=True,
+            created_at=issue["created_at"], updated_at=issue["created_at"],
+            pushed_at=issue["created_at"], open_issues=0, stargazers=0, forks=0,
+            language="Python", topics=[])
+    else:
+        ref, head_repo, head_owner = f"feature/{number}-work", repository, repository["owner"]
+    reviewers = [] if issue["state"] == "closed" else [
+        user for user in rng.sample(people.humans, min(2, len(people.humans)))
+        if author is None or user["id"] != author["id"]][: rng.randrange(0, 3)]
+    merge_sha = None if issue["state"] == "closed" and merged_at is None and number % 2 else \
+        _sha(full_name, number, "merge")
+    owner_login = head_owner["login"] if head_owner is not None else "ghost"
+    return shapes.pull_json(
+        full_name, repository["id"] * 100 + number, number, issue=issue, merged_at=merged_at,
+        merge_commit_sha=merge_sha, draft=draft, requested_reviewers=reviewers,
+        head=shapes.branch_json(owner_login, ref, head_sha, head_owner, head_repo),
+        base=shapes.branch_json(repository["owner"]["login"], "main", base_sha,
+                                repository["owner"], repository))

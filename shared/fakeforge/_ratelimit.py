@@ -1,0 +1,64 @@
+"""GitHub's primary ("core") rate limit: a fixed hourly window per token or per client."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+WINDOW_SECONDS = 3600
+
+
+@dataclass
+class _Window:
+    limit: int
+    reset: int
+    used: int = 0
+
+
+@dataclass(frozen=True)
+class Quota:
+    limit: int
+    remaining: int
+    reset: int
+    used: int
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "x-ratelimit-limit": str(self.limit),
+            "x-ratelimit-remaining": str(self.remaining),
+            "x-ratelimit-reset": str(self.reset),
+            "x-ratelimit-used": str(self.used),
+            "x-ratelimit-resource": "core",
+        }
+
+
+class RateLimiter:
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._windows: dict[str, _Window] = {}
+        self._lock = threading.Lock()
+
+    def _window(self, key: str, limit: int) -> _Window:
+        now = int(self._clock())
+        window = self._windows.get(key)
+        if window is None or now >= window.reset:
+            window = self._windows[key] = _Window(limit=limit, reset=now + WINDOW_SECONDS)
+        # A limit changed mid-window applies at once, which is what tests that lower it expect.
+        window.limit = limit
+        return window
+
+    def quota(self, key: str, limit: int) -> Quota:
+        with self._lock:
+            w = self._window(key, limit)
+            return Quota(w.limit, max(0, w.limit - w.used), w.reset, min(w.used, w.limit))
+
+    def spend(self, key: str, limit: int) -> Quota:
+        with self._lock:
+            w = self._window(key, limit)
+            w.used = min(w.used + 1, w.limit)
+            return Quota(w.limit, w.limit - w.used, w.reset, w.used)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._windows.clear()

@@ -1,0 +1,298 @@
+"""FakeForge: a real HTTP server on 127.0.0.1 that serves a Dataset with GitHub's REST
+semantics (paging, Link, rate limits, ETags, redirects) plus dumb-HTTP git repositories.
+
+Runs in a daemon thread so tests and `watershed demo` can start it in-process:
+
+    with FakeForge(load_sample_dataset()) as forge:
+        httpx.get(f"{forge.base_url}/repos/watershed-demo/sample/issues")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from shared.fakeforge._api import DOCS, Api, ApiResponse, not_found
+from shared.fakeforge._http import Handler, Reply
+from shared.fakeforge._ratelimit import Quota, RateLimiter
+from shared.fakeforge.dataset import Dataset, encode_json
+from shared.fakeforge.gitrepo import make_dumb_http_copy
+
+GIT_PREFIX = "/git/"
+_JSON = "application/json; charset=utf-8"
+_GIT_TYPES = {
+    "info/refs": "text/plain; charset=utf-8",
+    "HEAD": "text/plain",
+    "objects/info/packs": "text/plain; charset=utf-8",
+}
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int
+    token: str | None
+
+
+@dataclass
+class _Fault:
+    prefix: str
+    remaining: int
+    status: int | None  # None: truncate the real response instead of replacing it
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], forge: FakeForge) -> None:
+        self.forge = forge
+        super().__init__(address, Handler)
+
+
+class FakeForge:
+    def __init__(self, dataset: Dataset, *, rate_limit: int = 5000,
+                 anonymous_rate_limit: int = 60, page_size_max: int = 100,
+                 host: str = "127.0.0.1", port: int = 0, tokens: Collection[str] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        """`tokens`, when given, is the set of valid tokens; any other gets 401."""
+        self.dataset = dataset
+        self.rate_limit = rate_limit
+        self.anonymous_rate_limit = anonymous_rate_limit
+        self.tokens = set(tokens) if tokens is not None else None
+        self._api = Api(dataset, page_size_max=page_size_max)
+        self._address = (host, port)
+        self._limiter = RateLimiter(clock)
+        self._lock = threading.Lock()
+        self._log: list[RequestRecord] = []
+        self._faults: list[_Fault] = []
+        self._git_root: Path | None = None
+        self._git_repos: dict[str, Path] = {}
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> FakeForge:
+        if self._server is not None:
+            return self
+        self._server = _Server(self._address, self)
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name="fakeforge", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def close(self) -> None:
+        """Stop and delete the bare git copies."""
+        self.stop()
+        if self._git_root is not None:
+            shutil.rmtree(self._git_root, ignore_errors=True)
+            self._git_root = None
+            self._git_repos.clear()
+
+    def __enter__(self) -> FakeForge:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("FakeForge is not running; call start() first")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    # -- git ---------------------------------------------------------------------------------
+
+    def add_git_repo(self, full_name: str, path: Path) -> str:
+        """Serve a bare copy of the git repo at `path`; returns its clone URL path suffix
+        (`/git/{owner}/{name}.git`), to be joined to base_url."""
+        if self._git_root is None:
+            self._git_root = Path(tempfile.mkdtemp(prefix="fakeforge-git-"))
+        dest = self._git_root / f"{full_name}.git"
+        if dest.exists():
+            shutil.rmtree(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        make_dumb_http_copy(Path(path), dest)
+        with self._lock:
+            self._git_repos[full_name.lower()] = dest
+        return f"/git/{full_name}.git"
+
+    def git_url(self, full_name: str) -> str:
+        return f"{self.base_url}/git/{full_name}.git"
+
+    # -- test controls -----------------------------------------------------------------------
+
+    def fail_next(self, path_prefix: str, status: int = 502, times: int = 1, *,
+                  body: Any = None, headers: dict[str, str] | None = None) -> None:
+        """The next `times` requests whose path starts with `path_prefix` get `status`
+        (with `body`, default a GitHub-style message) instead of the real answer."""
+        with self._lock:
+            self._faults.append(_Fault(path_prefix, times, status, body, dict(headers or {})))
+
+    def truncate_next(self, path_prefix: str, times: int = 1) -> None:
+        """The next matching responses announce their full Content-Length, send half the
+        body and close the connection, as a dropped connection mid-download looks."""
+        with self._lock:
+            self._faults.append(_Fault(path_prefix, times, None))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def reset_rate_limits(self) -> None:
+        self._limiter.reset()
+
+    def rate_limit_quota(self, token: str | None = None, client: str = "127.0.0.1") -> Quota:
+        key, limit = self._rate_key(token, client)
+        return self._limiter.quota(key, limit)
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        with self._lock:
+            return list(self._log)
+
+    def requests_count(self, path_prefix: str = "", *, method: str | None = None,
+                       status: int | None = None) -> int:
+        return sum(1 for r in self.requests if r.path.startswith(path_prefix)
+                   and (method is None or r.method == method)
+                   and (status is None or r.status == status))
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._log.clear()
+
+    # -- request handling (called from handler threads) -------------------------------------
+
+    def _rate_key(self, token: str | None, client: str) -> tuple[str, int]:
+        if token is not None:
+            return f"token:{token}", self.rate_limit
+        return f"client:{client}", self.anonymous_rate_limit
+
+    def _take_fault(self, path: str) -> _Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if path.startswith(fault.prefix) and fault.remaining > 0:
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    def handle(self, method: str, path: str, query: list[tuple[str, str]], token: str | None,
+               client: str, if_none_match: str | None) -> Reply:
+        fault = self._take_fault(path)
+        if fault is not None and fault.status is not None:
+            reply = self._fault_reply(fault, token, client)
+        elif path.startswith(GIT_PREFIX):
+            reply = self._git(method, path)
+        else:
+            reply = self._api_reply(method, path, query, token, client, if_none_match)
+        if fault is not None and fault.status is None:
+            reply.truncate = True
+        with self._lock:
+            self._log.append(RequestRecord(method, path, dict(query), reply.status, token))
+        return reply
+
+    def _fault_reply(self, fault: _Fault, token: str | None, client: str) -> Reply:
+        # Injected failures stand for a proxy or GitHub's front end: they cost no quota.
+        body = fault.body if fault.body is not None else {
+            "message": f"Injected failure ({fault.status})", "documentation_url": DOCS}
+        key, limit = self._rate_key(token, client)
+        headers = {"content-type": _JSON, **self._limiter.quota(key, limit).headers(),
+                   **fault.headers}
+        return Reply(fault.status or 500, headers, encode_json(body))
+
+    def _api_reply(self, method: str, path: str, query: list[tuple[str, str]],
+                   token: str | None, client: str, if_none_match: str | None) -> Reply:
+        key, limit = self._rate_key(token, client)
+        if token is not None and self.tokens is not None and token not in self.tokens:
+            key, limit = self._rate_key(None, client)
+            return self._json(ApiResponse(401, {"message": "Bad credentials",
+                                                "documentation_url": DOCS}),
+                              self._limiter.spend(key, limit))
+        quota = self._limiter.quota(key, limit)
+        if path.rstrip("/") == "/rate_limit":
+            core = {"limit": quota.limit, "used": quota.used, "remaining": quota.remaining,
+                    "reset": quota.reset}
+            return self._json(ApiResponse(200, {"resources": {"core": core}, "rate": core}), quota)
+        if quota.remaining == 0:
+            who = f"user ID {_user_id(token)}" if token is not None else client
+            return self._json(ApiResponse(403, {
+                "message": f"API rate limit exceeded for {who}.",
+                "documentation_url": "https://docs.github.com/rest/overview/"
+                                     "resources-in-the-rest-api#rate-limiting"}), quota)
+        response = not_found() if method != "GET" else self._api.handle(
+            path, query, self.base_url)
+        body = encode_json(response.body)
+        etag = f'"{hashlib.sha256(body).hexdigest()[:40]}"' if response.status == 200 else None
+        if etag is not None and _etag_matches(if_none_match, etag):
+            # GitHub: a 304 to an authenticated conditional request costs no quota.
+            if token is None:
+                quota = self._limiter.spend(key, limit)
+            return Reply(304, {"etag": etag, **quota.headers()}, b"")
+        reply = self._json(response, self._limiter.spend(key, limit), body)
+        if etag is not None:
+            reply.headers["etag"] = etag
+            reply.headers["cache-control"] = "private, max-age=60, s-maxage=60"
+        return reply
+
+    @staticmethod
+    def _json(response: ApiResponse, quota: Quota, body: bytes | None = None) -> Reply:
+        headers = {"content-type": _JSON, "x-github-media-type": "github.v3; format=json",
+                   "x-github-api-version-selected": "2022-11-28", **quota.headers(),
+                   **response.headers}
+        return Reply(response.status, headers,
+                     body if body is not None else encode_json(response.body))
+
+    def _git(self, method: str, path: str) -> Reply:
+        missing = Reply(404, {"content-type": "text/plain"}, b"Repository not found.\n")
+        rest = path[len(GIT_PREFIX):]
+        name, sep, inner = rest.partition(".git/")
+        with self._lock:
+            root = self._git_repos.get(name.lower())
+        if method != "GET" or not sep or root is None:
+            return missing
+        target = (root / inner).resolve()
+        if not target.is_relative_to(root.resolve()) or not target.is_file():
+            return missing
+        kind = _GIT_TYPES.get(inner, "application/octet-stream")
+        if inner.startswith("objects/pack/") and inner.endswith(".pack"):
+            kind = "application/x-git-packed-objects"
+        return Reply(200, {"content-type": kind}, target.read_bytes())
+
+
+def _etag_matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    # Weak comparison, as for GET: W/"x" matches "x".
+    wanted = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in wanted or etag.removeprefix("W/") in wanted
+
+
+def _user_id(token: str) -> int:
+    return int(hashlib.sha256(token.encode()).hexdigest()[:7], 16)
