@@ -7,13 +7,20 @@ Without --dataset it serves the bundled sample and the sample git repository, li
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import tempfile
 import threading
 from pathlib import Path
+from types import FrameType
 
 from shared.fakeforge.dataset import SAMPLE_REPO, build_sample_dataset, load_dataset, save_dataset
 from shared.fakeforge.demo import demo_forge
 from shared.fakeforge.server import FakeForge
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.write_sample}")
         return 0
 
+    # SIGTERM (docker stop, timeout) unwinds like Ctrl-C, so the temp git copies are removed.
+    signal.signal(signal.SIGTERM, _interrupt)
     options = {"host": args.host, "port": args.port, "rate_limit": args.rate_limit}
     with tempfile.TemporaryDirectory(prefix="fakeforge-") as scratch:
         if args.dataset is not None:
@@ -43,10 +52,8 @@ def main(argv: list[str] | None = None) -> int:
             print(forge.base_url, flush=True)
             if args.dataset is None:
                 print(f"git: {forge.git_url(SAMPLE_REPO)}", flush=True)
-            try:
+            with contextlib.suppress(KeyboardInterrupt):
                 threading.Event().wait()
-            except KeyboardInterrupt:
-                pass
     return 0
 
 

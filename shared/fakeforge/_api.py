@@ -49,9 +49,11 @@ def _invalid(resource: str, error: InvalidParam) -> ApiResponse:
 
 
 class Api:
-    def __init__(self, dataset: Dataset, *, page_size_max: int = 100) -> None:
+    def __init__(self, dataset: Dataset, *, page_size_max: int = 100,
+                 repository_id_links: bool = False) -> None:
         self.dataset = dataset
         self.page_size_max = page_size_max
+        self.repository_id_links = repository_id_links
 
     def handle(self, path: str, query: QueryPairs, base_url: str) -> ApiResponse:
         path = path.rstrip("/") or "/"
@@ -80,7 +82,11 @@ class Api:
             return not_found()
         repo = self.dataset.find(full_name)
         if repo is not None:
-            return self._repo_resource(repo, rest, query, f"{base_url}/repos/{full_name}{rest}")
+            # Real GitHub points Link at /repositories/{id}/...; by default the fake keeps the
+            # requested path so request logs read naturally.
+            url_base = f"{base_url}/repositories/{repo.repository['id']}{rest}" \
+                if self.repository_id_links else f"{base_url}/repos/{full_name}{rest}"
+            return self._repo_resource(repo, rest, query, url_base)
         target = self.dataset.rename_target(full_name)
         if target is None:
             return not_found()

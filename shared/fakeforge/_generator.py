@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from shared.fakeforge import _shapes as shapes
 from shared.fakeforge.dataset import Json, RepoData
@@ -47,13 +47,14 @@ _PR_TITLES = ["Fix {s}", "Refactor {s}", "Add tests for {s}", "✨ Improve {s}",
 _BODIES = [
     "Steps to reproduce:\n\n1. run `watershed collect`\n2. wait\n\nExpected: data. Actual: 💥",
     "I think this is related to #{n}.\r\n\r\n> quoted text with **markdown**",
-    "Ça marche pas avec les caractères accentués — voir la trace ci-dessous.\n\n```\nTraceback…\n```",
+    "Ça marche pas avec les caractères accentués — voir la trace :\n\n```\nTraceback…\n```",
     "Thanks! LGTM 👍",
     "<!-- hidden HTML comment -->\nSee https://example.com/path?q=1&r=2 for details.",
     "这是一个测试。Это тест. هذا اختبار.",
     "",
 ]
-_BOT_COMMENT = "Coverage report: 87.3% (+0.2%) ✅\n\n<details><summary>Details</summary>\n\n| file | % |\n|---|---|\n| a.py | 90 |\n</details>"
+_BOT_COMMENT = ("Coverage report: 87.3% (+0.2%) ✅\n\n<details><summary>Details</summary>\n\n"
+                "| file | % |\n|---|---|\n| a.py | 90 |\n</details>")
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -62,7 +63,7 @@ def _parse(ts: str) -> datetime:
 
 
 def _fmt(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime(_TIME_FORMAT)
+    return moment.astimezone(UTC).strftime(_TIME_FORMAT)
 
 
 def _sha(*parts: object) -> str:
@@ -112,6 +113,18 @@ def _people(rng: random.Random, owner: str, n_users: int) -> _People:
     )
 
 
+@dataclass
+class _Context:
+    rng: random.Random
+    full_name: str
+    repo_id: int
+    people: _People
+    labels: list[Json]
+    clock: _UniqueClock
+    # number -> latest comment, edit or close: an item's updated_at must not precede it.
+    last_activity: dict[int, datetime]
+
+
 def generate_repo(seed: int, owner: str, name: str, *, n_users: int, n_issues: int,
                   n_pulls: int, n_comments: int, start: str, end: str) -> RepoData:
     rng = random.Random(f"{seed}:{owner}/{name}")
@@ -121,107 +134,26 @@ def generate_repo(seed: int, owner: str, name: str, *, n_users: int, n_issues: i
     repo_id = 100_000_000 + rng.randrange(100_000_000)
     labels = [shapes.label_json(full_name, repo_id * 10 + i, *spec)
               for i, spec in enumerate(_LABELS)]
-    labels_by_name = {label["name"]: label for label in labels}
+    ctx = _Context(rng, full_name, repo_id, people, labels, _UniqueClock(t1), {})
 
     n_items = n_issues + n_pulls
     span = (t1 - t0 - timedelta(days=30)).total_seconds()
     created = sorted(t0 + timedelta(seconds=rng.uniform(0, span)) for _ in range(n_items))
     pull_numbers = set(rng.sample(range(1, n_items + 1), n_pulls))
-    clock = _UniqueClock(t1)
-    created_at = {n: clock.take(created[n - 1]) for n in range(1, n_items + 1)}
-
-    # Comments first: an item's updated_at must not precede its last comment.
-    comment_targets = sorted(rng.choices(range(1, n_items + 1), k=n_comments))
-    raw_comments: list[tuple[datetime, int, int]] = []
-    for k, number in enumerate(comment_targets):
-        delay = timedelta(minutes=rng.expovariate(1 / (60 * 24 * 5)) + 1)
-        raw_comments.append((created_at[number] + delay, number, k))
-    raw_comments.sort()
-    comment_clock = _UniqueClock(t1)
-    comments: list[Json] = []
-    last_activity: dict[int, datetime] = {}
-    for index, (when, number, k) in enumerate(raw_comments):
-        when = comment_clock.take(when)
-        edited = comment_clock.take(when + timedelta(hours=rng.uniform(1, 72))) \
-            if rng.random() < 0.1 else when
-        if index == 3:
-            author: Json | None = None
-        elif index % 17 == 5:
-            author = people.ghost
-        elif rng.random() < 0.12:
-            author = people.actions
-        else:
-            author = rng.choice(people.humans)
-        body = _BOT_COMMENT if author is people.actions else rng.choice(_BODIES).format(n=number)
-        if index == 7:
-            body = "Pasted from a terminal:\u0000 the NUL byte must survive or be cleaned"
-        comments.append(shapes.comment_json(
-            full_name, repo_id * 10_000 + index + 1, number, body=body, user=author,
-            created_at=_fmt(when), updated_at=_fmt(edited),
-            author_association="NONE" if author is None else rng.choice(
-                ["OWNER", "MEMBER", "CONTRIBUTOR", "NONE"]),
-            reactions={"+1": rng.randrange(3)} if rng.random() < 0.3 else {}))
-        last_activity[number] = max(last_activity.get(number, when), edited)
-    comment_count = {n: comment_targets.count(n) for n in range(1, n_items + 1)}
+    created_at = {n: ctx.clock.take(created[n - 1]) for n in range(1, n_items + 1)}
+    comments = _comments(ctx, created_at, n_comments, _UniqueClock(t1))
+    comment_count = {n: 0 for n in created_at}
+    for comment in comments:
+        comment_count[int(comment["issue_url"].rsplit("/", 1)[1])] += 1
 
     issues: list[Json] = []
     pulls: list[tuple[int, Json, str | None, bool]] = []
     for number in range(1, n_items + 1):
-        is_pull = number in pull_numbers
-        opened = created_at[number]
-        subject = rng.choice(_SUBJECTS)
-        author: Json | None = rng.choice(people.humans)
-        if is_pull and rng.random() < 0.2:
-            author = people.dependabot
-        title = rng.choice(_PR_TITLES if is_pull else _ISSUE_TITLES).format(s=subject)
-        body: str | None = rng.choice(_BODIES).format(n=max(1, number - 1)) or None
-        picked = rng.sample(labels[:7] + labels[8:], rng.randrange(0, 3))
-        if author is people.dependabot:
-            title = f"Bump httpx from 0.{number}.0 to 0.{number}.1"
-            body = "Bumps [httpx](https://github.com/encode/httpx).\n\n---\n<details>…</details>"
-            picked = [labels_by_name["dependencies"]]
-        if number == 2:
-            author = people.ghost
-        elif number == 5:
-            author = None
-        elif number == 3:
-            body = "Binary paste:\u0000\u0001 end"
-        elif number == 4:
-            body = "Broken emoji from a truncating client: \ud83d (lone high surrogate)"
-        assignees = rng.sample(people.humans, min(len(people.humans), rng.randrange(0, 3)))
-
-        state, state_reason, closed_at, closed_by = "open", None, None, None
-        merged_at, draft = None, False
-        roll = rng.random()
-        if roll < (0.7 if is_pull else 0.6):
-            state = "closed"
-            closed = clock.take(opened + timedelta(hours=rng.uniform(1, 24 * 90)))
-            closed_at = _fmt(closed)
-            last_activity[number] = max(last_activity.get(number, closed), closed)
-            closed_by = rng.choice(people.humans)
-            if is_pull:
-                merged_at = closed_at if rng.random() < 0.8 else None
-            else:
-                state_reason = "completed" if rng.random() < 0.75 else "not_planned"
-        elif not is_pull and roll < 0.7:
-            state_reason = "reopened"
-        elif is_pull:
-            draft = rng.random() < 0.3
-        touched = opened + timedelta(hours=rng.uniform(0, 24 * 30))
-        updated = clock.take(max(touched, last_activity.get(number, opened)) + timedelta(seconds=1))
-        pull_marker = {"merged_at": merged_at} if is_pull else None
-        issue = shapes.issue_json(
-            full_name, repo_id * 1000 + number, number, title=title, body=body, user=author,
-            labels=picked, assignees=assignees, state=state, state_reason=state_reason,
-            locked=number == 6, comments=comment_count[number], created_at=_fmt(opened),
-            updated_at=_fmt(updated), closed_at=closed_at, closed_by=closed_by,
-            author_association="NONE" if author in (None, people.ghost) else rng.choice(
-                ["OWNER", "MEMBER", "CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR"]),
-            reactions={"heart": rng.randrange(2), "rocket": rng.randrange(2)},
-            pull=pull_marker, draft=draft)
+        issue, merged_at = _item(ctx, number, number in pull_numbers, created_at[number],
+                                 comment_count[number])
         issues.append(issue)
-        if is_pull:
-            pulls.append((number, issue, merged_at, draft))
+        if "pull_request" in issue:
+            pulls.append((number, issue, merged_at, issue["draft"]))
 
     open_count = sum(1 for issue in issues if issue["state"] == "open")
     last_push = max(_parse(i["updated_at"]) for i in issues) if issues else t1
@@ -242,6 +174,99 @@ def generate_repo(seed: int, owner: str, name: str, *, n_users: int, n_issues: i
             seen[user["id"]] = user
     return RepoData(repository=repository, users=sorted(seen.values(), key=lambda u: u["id"]),
                     labels=labels, issues=issues, pulls=pull_json, comments=comments)
+
+
+def _comments(ctx: _Context, created_at: dict[int, datetime], n_comments: int,
+              clock: _UniqueClock) -> list[Json]:
+    rng, people = ctx.rng, ctx.people
+    targets = rng.choices(sorted(created_at), k=n_comments)
+    delays = [timedelta(minutes=rng.expovariate(1 / (60 * 24 * 5)) + 1) for _ in targets]
+    # Ids grow with creation time, as GitHub's do.
+    timeline = sorted((created_at[number] + delay, number)
+                      for number, delay in zip(targets, delays, strict=True))
+    comments: list[Json] = []
+    for index, (moment, number) in enumerate(timeline):
+        when = clock.take(moment)
+        edited = clock.take(when + timedelta(hours=rng.uniform(1, 72))) \
+            if rng.random() < 0.1 else when
+        author: Json | None
+        if index == 3:
+            author = None
+        elif index % 17 == 5:
+            author = people.ghost
+        elif rng.random() < 0.12:
+            author = people.actions
+        else:
+            author = rng.choice(people.humans)
+        body = _BOT_COMMENT if author is people.actions else rng.choice(_BODIES).format(n=number)
+        if index == 7:
+            body = "Pasted from a terminal:\u0000 the NUL byte must survive or be cleaned"
+        comments.append(shapes.comment_json(
+            ctx.full_name, ctx.repo_id * 10_000 + index + 1, number, body=body, user=author,
+            created_at=_fmt(when), updated_at=_fmt(edited),
+            author_association="NONE" if author is None else rng.choice(
+                ["OWNER", "MEMBER", "CONTRIBUTOR", "NONE"]),
+            reactions={"+1": rng.randrange(3)} if rng.random() < 0.3 else {}))
+        ctx.last_activity[number] = max(ctx.last_activity.get(number, when), edited)
+    return comments
+
+
+def _item(ctx: _Context, number: int, is_pull: bool, opened: datetime,
+          comments: int) -> tuple[Json, str | None]:
+    """The issue JSON (with a pull_request key for PRs) and, for PRs, merged_at."""
+    rng, people = ctx.rng, ctx.people
+    subject = rng.choice(_SUBJECTS)
+    author: Json | None = rng.choice(people.humans)
+    if is_pull and rng.random() < 0.2:
+        author = people.dependabot
+    title = rng.choice(_PR_TITLES if is_pull else _ISSUE_TITLES).format(s=subject)
+    body: str | None = rng.choice(_BODIES).format(n=max(1, number - 1)) or None
+    picked = rng.sample(ctx.labels[:7] + ctx.labels[8:], rng.randrange(0, 3))
+    if author is people.dependabot:
+        title = f"Bump httpx from 0.{number}.0 to 0.{number}.1"
+        body = "Bumps [httpx](https://github.com/encode/httpx).\n\n---\n<details>…</details>"
+        picked = [ctx.labels[7]]
+    # Fixed numbers carry the edge cases, so every generated repo has them.
+    if number == 2:
+        author = people.ghost
+    elif number == 5:
+        author = None
+    elif number == 3:
+        body = "Binary paste:\u0000\u0001 end"
+    elif number == 4:
+        body = "Broken emoji from a truncating client: \ud83d (lone high surrogate)"
+    assignees = rng.sample(people.humans, min(len(people.humans), rng.randrange(0, 3)))
+
+    state, state_reason, closed_at, closed_by = "open", None, None, None
+    merged_at, draft = None, False
+    roll = rng.random()
+    if roll < (0.7 if is_pull else 0.6):
+        state = "closed"
+        closed = ctx.clock.take(opened + timedelta(hours=rng.uniform(1, 24 * 90)))
+        closed_at = _fmt(closed)
+        ctx.last_activity[number] = max(ctx.last_activity.get(number, closed), closed)
+        closed_by = rng.choice(people.humans)
+        if is_pull:
+            merged_at = closed_at if rng.random() < 0.8 else None
+        else:
+            state_reason = "completed" if rng.random() < 0.75 else "not_planned"
+    elif not is_pull and roll < 0.7:
+        state_reason = "reopened"
+    elif is_pull:
+        draft = rng.random() < 0.3
+    touched = opened + timedelta(hours=rng.uniform(0, 24 * 30))
+    updated = ctx.clock.take(max(touched, ctx.last_activity.get(number, opened))
+                             + timedelta(seconds=1))
+    issue = shapes.issue_json(
+        ctx.full_name, ctx.repo_id * 1000 + number, number, title=title, body=body, user=author,
+        labels=picked, assignees=assignees, state=state, state_reason=state_reason,
+        locked=number == 6, comments=comments, created_at=_fmt(opened),
+        updated_at=_fmt(updated), closed_at=closed_at, closed_by=closed_by,
+        author_association="NONE" if author in (None, people.ghost) else rng.choice(
+            ["OWNER", "MEMBER", "CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR"]),
+        reactions={"heart": rng.randrange(2), "rocket": rng.randrange(2)},
+        pull={"merged_at": merged_at} if is_pull else None, draft=draft)
+    return issue, merged_at
 
 
 def _pull(rng: random.Random, full_name: str, repository: Json, people: _People, number: int,

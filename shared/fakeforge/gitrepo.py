@@ -115,7 +115,8 @@ def _history(stream: _Stream, commits: int, rng: random.Random) -> None:
         message = f"Update module {k}"
         if k == 1:
             message = "Initial commit"
-            changes = [stream.put("README.md", "# sample\n\nWatershed demo repository 🌊\n".encode()),
+            readme = "# sample\n\nWatershed demo repository 🌊\n".encode()
+            changes = [stream.put("README.md", readme),
                        stream.put("docs/old_name.md", b"# Guide\n"),
                        stream.put("obsolete.txt", b"to be deleted\n"),
                        stream.put("src/sample/__init__.py", b'"""Sample package."""\n')]

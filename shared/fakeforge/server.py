@@ -67,13 +67,16 @@ class FakeForge:
     def __init__(self, dataset: Dataset, *, rate_limit: int = 5000,
                  anonymous_rate_limit: int = 60, page_size_max: int = 100,
                  host: str = "127.0.0.1", port: int = 0, tokens: Collection[str] | None = None,
+                 repository_id_links: bool = False,
                  clock: Callable[[], float] = time.time) -> None:
-        """`tokens`, when given, is the set of valid tokens; any other gets 401."""
+        """`tokens`, when given, is the set of valid tokens; any other gets 401.
+        `repository_id_links` makes Link headers use /repositories/{id}/... as GitHub does."""
         self.dataset = dataset
         self.rate_limit = rate_limit
         self.anonymous_rate_limit = anonymous_rate_limit
         self.tokens = set(tokens) if tokens is not None else None
-        self._api = Api(dataset, page_size_max=page_size_max)
+        self._api = Api(dataset, page_size_max=page_size_max,
+                        repository_id_links=repository_id_links)
         self._address = (host, port)
         self._limiter = RateLimiter(clock)
         self._lock = threading.Lock()
@@ -90,7 +93,8 @@ class FakeForge:
         if self._server is not None:
             return self
         self._server = _Server(self._address, self)
-        self._thread = threading.Thread(target=self._server.serve_forever,
+        # A short poll interval keeps stop() (and so every test teardown) fast.
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         name="fakeforge", daemon=True)
         self._thread.start()
         return self

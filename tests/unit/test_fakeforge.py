@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -274,3 +275,37 @@ def test_git_clone_over_dumb_http(tmp_path: Path, dataset: Dataset) -> None:
         escape = httpx.get(f"{forge.base_url}/git/{SAMPLE_REPO}.git/../../etc/passwd",
                            trust_env=False)
         assert escape.status_code == 404
+
+
+# -- options and the command line ------------------------------------------------------------
+
+
+def test_github_style_links_bad_credentials_and_rate_limit_endpoint(dataset: Dataset) -> None:
+    repo_id = dataset.repositories[SAMPLE_REPO].repository["id"]
+    with FakeForge(dataset, tokens={"test-token"}, repository_id_links=True) as forge, \
+            httpx.Client(base_url=forge.base_url, headers=TOKEN, trust_env=False) as client:
+        page = client.get(ISSUES, params={"per_page": 3})
+        assert page.links["next"]["url"].startswith(
+            f"{forge.base_url}/repositories/{repo_id}/issues?")
+        assert len(follow(client, ISSUES, {"per_page": 3, "state": "all"})) == 65
+        bad = client.get(ISSUES, headers={"Authorization": "token wrong"})
+        assert bad.status_code == 401 and bad.json()["message"] == "Bad credentials"
+        quota = client.get("/rate_limit").json()["resources"]["core"]
+        assert quota["used"] == forge.rate_limit_quota("test-token").used
+        assert client.get("/users/dependabot[bot]").json()["type"] == "Bot"
+
+
+def test_command_line_serves_the_demo(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shared.fakeforge", "--git-dir", str(tmp_path)],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().strip()
+        git_line = process.stdout.readline().strip()
+        assert git_line == f"git: {base_url}/git/{SAMPLE_REPO}.git"
+        repo = httpx.get(f"{base_url}/repos/{SAMPLE_REPO}", trust_env=False)
+        assert repo.status_code == 200 and repo.json()["full_name"] == SAMPLE_REPO
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0
