@@ -1,0 +1,345 @@
+"""Running git safely: bare clones, incremental fetches and streamed logs.
+
+The only module of the facade that starts processes. git always runs
+
+- without a shell (``create_subprocess_exec``), with ``--`` / ``--end-of-options`` before
+  anything that came from outside, so a remote or revision can never become an option;
+- with a clean environment: no inherited ``GIT_*`` variables, no system or global config,
+  English messages (``LC_ALL=C``, stderr is classified by its text);
+- with hooks disabled (``core.hooksPath=/dev/null``), no clone templates, no credential
+  helper and no prompts, so a repository or the host cannot make git run anything or wait;
+- only over https and ssh (plus file and loopback http with ``allow_local``, for tests and
+  the fake forge).
+
+Failures map onto ``shared.errors``. Authentication failures are reported as
+``NotFoundError`` when no credentials were given (GitHub answers 401 for a repository that
+is private *or* missing, so the two are indistinguishable) and as ``AuthError`` when the URL
+carried credentials that were refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import tempfile
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+from shared.errors import (
+    AuthError,
+    BlockedError,
+    FatalError,
+    InvalidInputError,
+    NotFoundError,
+    RateLimitedError,
+    TransientError,
+    WatershedError,
+)
+from shared.events.v1 import Commit
+
+from .gitlog import LOG_ARGS, LogParser
+
+_READ_SIZE = 1 << 16
+_STDERR_KEEP = 8192
+
+_SAFE_CONFIG = [
+    "-c", "core.hooksPath=/dev/null",
+    "-c", "credential.helper=",
+    "-c", "core.askPass=",
+    "-c", "core.fsmonitor=false",
+    "-c", "gc.autoDetach=false",
+]  # fmt: skip
+
+
+def _env(allow_local: bool) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LC_ALL": "C",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_ASKPASS": "/bin/false",
+        "SSH_ASKPASS": "/bin/false",
+        "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o ConnectTimeout=30",
+        "GIT_ALLOW_PROTOCOL": "https:ssh:file:http" if allow_local else "https:ssh",
+    }
+    # ssh needs the home directory for its keys and known hosts, and an agent if one runs.
+    for name in ("HOME", "SSH_AUTH_SOCK"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+def _git(*args: str, allow_local: bool = False) -> list[str]:
+    file_allow = "always" if allow_local else "never"
+    return ["git", *_SAFE_CONFIG, "-c", f"protocol.file.allow={file_allow}", *args]
+
+
+async def _spawn(argv: Sequence[str], env: dict[str, str]) -> asyncio.subprocess.Process:
+    # A session of its own, so _kill reaches git's helpers too (git-remote-https, ssh):
+    # they hold the pipes open and would outlive a killed git.
+    return await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
+
+
+async def _kill(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        # Shielded so that a cancelled caller still reaps the child (no zombies).
+        await asyncio.shield(proc.wait())
+
+
+async def _run(
+    argv: Sequence[str], *, allow_local: bool = False, timeout: float | None = None
+) -> tuple[int, bytes, bytes]:
+    proc = await _spawn(argv, _env(allow_local))
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        raise TransientError(f"git {argv_verb(argv)} timed out after {timeout:g}s") from None
+    finally:
+        await _kill(proc)
+    assert proc.returncode is not None
+    return proc.returncode, out, err
+
+
+def argv_verb(argv: Sequence[str]) -> str:
+    """The git subcommand of a command line (the first word after the global options)."""
+    it = iter(argv[1:])
+    for word in it:
+        if word == "-c" or word == "-C":
+            next(it, None)
+        elif not word.startswith("-"):
+            return word
+    return "git"
+
+
+# -------------------------------------------------------------------- remotes
+
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s]*@")
+_TRANSPORT = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
+_SCP_LIKE = re.compile(r"^(?:[A-Za-z0-9._~+-]+@)?[A-Za-z0-9][A-Za-z0-9.-]*:[^/\\]")
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def redact(text: str) -> str:
+    """``text`` with the user and password of every URL removed."""
+    return _USERINFO.sub(r"\1", text)
+
+
+def has_credentials(remote: str) -> bool:
+    return "://" in remote and "@" in remote.split("://", 1)[1].split("/", 1)[0]
+
+
+def check_remote(remote: str, *, allow_local: bool) -> None:
+    """Refuse every remote but https and ssh (and, with ``allow_local``, local ones)."""
+    if not remote or remote.startswith("-") or any(c < " " or c == "\x7f" for c in remote):
+        raise InvalidInputError(f"refused remote {redact(remote)!r}: not a URL")
+    if _TRANSPORT.match(remote):  # ext::<command> would run a program
+        raise InvalidInputError(f"refused remote {redact(remote)!r}: transport helpers are not allowed")
+    if "://" in remote:
+        scheme, rest = remote.split("://", 1)
+        host = rest.split("/", 1)[0].rpartition("@")[2]
+        hostname = host[1:].partition("]")[0] if host.startswith("[") else host.rpartition(":")[0] or host
+        scheme = scheme.lower()
+        if hostname.startswith("-"):
+            raise InvalidInputError(f"refused remote {redact(remote)!r}: bad host")
+        if scheme in ("https", "ssh") and hostname:
+            return
+        if allow_local and (scheme == "file" or (scheme == "http" and hostname in _LOOPBACK)):
+            return
+    elif remote.startswith("/"):
+        if allow_local:
+            return
+    elif _SCP_LIKE.match(remote):  # git@host:owner/name.git is ssh
+        return
+    raise InvalidInputError(f"refused remote {redact(remote)!r}: only https and ssh remotes are allowed")
+
+
+_RESOLVE = re.compile(r"Could not resolve host(?:name)?:? '?([^\s':]+)", re.IGNORECASE)
+_STATUS = re.compile(r"(?:returned error|error:?) (\d{3})")
+_NOT_FOUND = (
+    "repository not found", "does not appear to be a git repository", "does not exist",
+    "' not found",
+)  # fmt: skip
+_AUTH = (
+    "could not read username", "could not read password", "terminal prompts disabled",
+    "authentication failed", "permission denied (publickey", "invalid username or password",
+)  # fmt: skip
+_TRANSIENT = (
+    "timed out", "timeout", "connection reset", "early eof", "hung up unexpectedly",
+    "connection refused", "failed to connect", "could not connect", "rpc failed",
+    "unexpected disconnect", "operation too slow", "temporary failure", "ssl", "gnutls",
+    "broken pipe", "transfer closed",
+)  # fmt: skip
+
+
+def classify_failure(verb: str, stderr: str, with_credentials: bool) -> WatershedError:
+    """Map a failed git command's stderr onto the error taxonomy, in one redacted line."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    # git's own verdict is the last fatal/error line; "remote:" chatter only explains it.
+    verdicts = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    detail = redact((verdicts or lines or ["no message"])[-1])[:500]
+    low = stderr.lower()
+    status = int(m.group(1)) if (m := _STATUS.search(stderr)) else None
+    if m := _RESOLVE.search(stderr):
+        return NotFoundError(f"could not resolve host {m.group(1)}")
+    if status in (404, 410) or any(p in low for p in _NOT_FOUND):
+        return NotFoundError(f"git {verb}: repository not found ({detail})", status=status)
+    if status == 451 or "dmca" in low or "access to this repository has been disabled" in low:
+        return BlockedError(f"git {verb}: repository blocked ({detail})", status=status)
+    if status == 429:
+        return RateLimitedError(f"git {verb}: rate limited ({detail})", status=status)
+    if status in (401, 403) or any(p in low for p in _AUTH):
+        if with_credentials or "permission denied (publickey" in low:
+            return AuthError(f"git {verb}: credentials refused ({detail})", status=status)
+        return NotFoundError(f"git {verb}: repository not found or private ({detail})", status=status)
+    if (status is not None and status >= 500) or any(p in low for p in _TRANSIENT):
+        return TransientError(f"git {verb}: {detail}", status=status)
+    return FatalError(f"git {verb} failed: {detail}", status=status)
+
+
+# --------------------------------------------------------------------- clones
+
+
+async def sync_bare_clone(remote: str, dest: Path, *, allow_local: bool, timeout: float = 3600) -> None:
+    """Make ``dest`` a bare mirror of ``remote``'s branches and tags: clone, or fetch if present."""
+    check_remote(remote, allow_local=allow_local)
+    if dest.exists():
+        argv = _git(
+            "-C", str(dest), "fetch", "--prune", "--quiet", "--no-write-fetch-head",
+            "--end-of-options", remote,
+            "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*",
+            allow_local=allow_local,
+        )  # fmt: skip
+        await _check(argv, remote, allow_local=allow_local, timeout=timeout)
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(_remove_stale_temps, dest)
+    # Cloned beside the destination and renamed into place, so a killed clone never
+    # leaves a half repository where the next run would fetch into it.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.clone-", dir=dest.parent))
+    try:
+        argv = _git(
+            "clone", "--bare", "--quiet", "--template=", "--no-hardlinks",
+            "--", remote, str(tmp),
+            allow_local=allow_local,
+        )  # fmt: skip
+        await _check(argv, remote, allow_local=allow_local, timeout=timeout)
+        # The clone stores its URL, which may carry a token; fetches pass the URL anyway.
+        await _check(
+            _git("-C", str(tmp), "config", "remote.origin.url", redact(remote)),
+            remote,
+            timeout=60,
+        )
+        tmp.chmod(0o755)  # mkdtemp's 0700 would hide the clone from the analysis service
+        tmp.rename(dest)
+    except BaseException:
+        await asyncio.shield(asyncio.to_thread(shutil.rmtree, tmp, True))
+        raise
+
+
+def _remove_stale_temps(dest: Path) -> None:
+    for stale in dest.parent.glob(f".{dest.name}.clone-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+async def _check(
+    argv: Sequence[str], remote: str, *, allow_local: bool = False, timeout: float | None
+) -> bytes:
+    code, out, err = await _run(argv, allow_local=allow_local, timeout=timeout)
+    if code != 0:
+        raise classify_failure(
+            argv_verb(argv), err.decode("utf-8", "replace"), has_credentials(remote)
+        )
+    return out
+
+
+# ----------------------------------------------------------------- inspection
+
+
+async def head_sha(repo_dir: Path) -> str | None:
+    """The commit HEAD points at, or None for an empty repository."""
+    code, out, _ = await _run(
+        _git("-C", str(repo_dir), "rev-parse", "--verify", "--quiet", "HEAD^{commit}"), timeout=60
+    )
+    return out.decode("ascii").strip() if code == 0 else None
+
+
+async def default_branch(repo_dir: Path) -> str | None:
+    """The branch HEAD names (the remote's default at clone time), None if it has no commits."""
+    code, out, _ = await _run(
+        _git("-C", str(repo_dir), "symbolic-ref", "--quiet", "--short", "HEAD"), timeout=60
+    )
+    if code != 0 or await head_sha(repo_dir) is None:
+        return None
+    return out.decode("utf-8", "replace").strip()
+
+
+# ------------------------------------------------------------------------ log
+
+
+async def stream_log(
+    repo_dir: Path, *, rev: str = "HEAD", since_sha: str | None = None, chunk_commits: int = 500
+) -> AsyncIterator[list[Commit]]:
+    """Commits reachable from ``rev`` (and not from ``since_sha``), newest first, in batches.
+
+    Use it under ``contextlib.aclosing`` when the loop may stop early: closing the
+    generator (or cancelling the consumer) kills git at once.
+    """
+    for value in (rev, since_sha):
+        if value is not None and (not value or value.startswith("-") or "\x00" in value):
+            raise InvalidInputError(f"invalid revision {value!r}")
+    if rev == "HEAD" and await head_sha(repo_dir) is None:
+        return
+    spec = f"{since_sha}..{rev}" if since_sha else rev
+    argv = _git("-C", str(repo_dir), *LOG_ARGS, "--end-of-options", spec, "--")
+    proc = await _spawn(argv, _env(False))
+    assert proc.stdout is not None and proc.stderr is not None
+    stderr_task = asyncio.create_task(_tail(proc.stderr))
+    parser = LogParser()
+    pending: list[Commit] = []
+    try:
+        while chunk := await proc.stdout.read(_READ_SIZE):
+            pending += parser.feed(chunk)
+            while len(pending) >= chunk_commits:
+                batch, pending = pending[:chunk_commits], pending[chunk_commits:]
+                yield batch
+        code = await proc.wait()
+        err = await stderr_task
+        if code != 0:
+            raise _log_failure(spec, err)
+        pending += parser.close()
+        while pending:
+            batch, pending = pending[:chunk_commits], pending[chunk_commits:]
+            yield batch
+    finally:
+        await _kill(proc)
+        stderr_task.cancel()
+
+
+def _log_failure(spec: str, stderr: str) -> WatershedError:
+    line = redact(stderr.strip().splitlines()[-1] if stderr.strip() else "no message")
+    if any(p in stderr.lower() for p in ("unknown revision", "bad revision", "invalid revision", "bad object")):
+        return InvalidInputError(f"git log: unknown revision in {spec}: {line}")
+    return FatalError(f"git log failed: {line}")
+
+
+async def _tail(stream: asyncio.StreamReader) -> str:
+    # Drained concurrently: git blocks if nobody reads its warnings (e.g. rename limits).
+    kept = b""
+    while chunk := await stream.read(_READ_SIZE):
+        kept = (kept + chunk)[-_STDERR_KEEP:]
+    return kept.decode("utf-8", "replace")
