@@ -25,7 +25,7 @@ import re
 import shutil
 import signal
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 
 from shared.errors import (
@@ -151,10 +151,12 @@ def check_remote(remote: str, *, allow_local: bool) -> None:
         raise InvalidInputError(f"refused remote {redact(remote)!r}: transport helpers are not allowed")
     if "://" in remote:
         scheme, rest = remote.split("://", 1)
-        host = rest.split("/", 1)[0].rpartition("@")[2]
+        authority = rest.split("/", 1)[0]
+        host = authority.rpartition("@")[2]
         hostname = host[1:].partition("]")[0] if host.startswith("[") else host.rpartition(":")[0] or host
         scheme = scheme.lower()
-        if hostname.startswith("-"):
+        # ssh would read a user or host that starts with "-" as an option (CVE-2017-1000117).
+        if authority.startswith("-") or hostname.startswith("-"):
             raise InvalidInputError(f"refused remote {redact(remote)!r}: bad host")
         if scheme in ("https", "ssh") and hostname:
             return
@@ -261,9 +263,7 @@ async def _check(
 ) -> bytes:
     code, out, err = await _run(argv, allow_local=allow_local, timeout=timeout)
     if code != 0:
-        raise classify_failure(
-            argv_verb(argv), err.decode("utf-8", "replace"), has_credentials(remote)
-        )
+        raise classify_failure(argv_verb(argv), err.decode("utf-8", "replace"), has_credentials(remote))
     return out
 
 
@@ -293,7 +293,7 @@ async def default_branch(repo_dir: Path) -> str | None:
 
 async def stream_log(
     repo_dir: Path, *, rev: str = "HEAD", since_sha: str | None = None, chunk_commits: int = 500
-) -> AsyncIterator[list[Commit]]:
+) -> AsyncGenerator[list[Commit], None]:
     """Commits reachable from ``rev`` (and not from ``since_sha``), newest first, in batches.
 
     Use it under ``contextlib.aclosing`` when the loop may stop early: closing the
@@ -332,7 +332,9 @@ async def stream_log(
 
 def _log_failure(spec: str, stderr: str) -> WatershedError:
     line = redact(stderr.strip().splitlines()[-1] if stderr.strip() else "no message")
-    if any(p in stderr.lower() for p in ("unknown revision", "bad revision", "invalid revision", "bad object")):
+    if any(
+        p in stderr.lower() for p in ("unknown revision", "bad revision", "invalid revision", "bad object")
+    ):
         return InvalidInputError(f"git log: unknown revision in {spec}: {line}")
     return FatalError(f"git log failed: {line}")
 

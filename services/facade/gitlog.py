@@ -129,10 +129,9 @@ class LogParser:
         out: list[Commit] = []
         buf = self._buf
         while True:
-            if self._header is None:
-                if not self._start_record():
-                    return out
-            if len(self._header) < _HEADER_FIELDS and not self._read_header():  # type: ignore[arg-type]
+            if self._header is None and not self._start_record():
+                return out
+            if not self._read_header():
                 return out
             # Between the body and the first file, and after every file: NULs and newlines.
             pos = self._pos
@@ -157,7 +156,7 @@ class LogParser:
         if pos == len(buf):
             return False
         if buf[pos] != _RS:
-            raise FatalError(f"unexpected git log output: {bytes(buf[pos:pos + 40])!r}")
+            raise FatalError(f"unexpected git log output: {bytes(buf[pos : pos + 40])!r}")
         self._pos = pos + 1
         self._header = []
         self._files = []

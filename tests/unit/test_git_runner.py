@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -63,7 +62,11 @@ def big_history(repo: Path, commits: int) -> None:
     stream = bytearray()
     for i in range(commits):
         msg = b"change %d\n" % i
-        stream += b"commit refs/heads/main\ncommitter D <d@x> %d +0000\ndata %d\n%s" % (1600000000 + i, len(msg), msg)
+        stream += b"commit refs/heads/main\ncommitter D <d@x> %d +0000\ndata %d\n%s" % (
+            1600000000 + i,
+            len(msg),
+            msg,
+        )
         stream += b"M 644 inline f%d.txt\ndata 4\n%04d\n" % (i % 50, i % 10000)
     git(repo, "fast-import", "--quiet", stdin=bytes(stream))
 
@@ -125,6 +128,7 @@ async def test_unknown_since_sha_is_invalid_input(source: Path) -> None:
         "fd::17",
         "-uhttps://example.org/x.git",
         "ssh://-oProxyCommand=touch%20owned/x",
+        "ssh://-oProxyCommand=touch%20owned@example.org/x",
         "relative/path",
         "http://example.org/x.git",
         "https://example.org/x.git\nfoo",
@@ -142,7 +146,9 @@ async def test_local_remotes_need_allow_local(remote: str, tmp_path: Path) -> No
         await sync_bare_clone(remote, tmp_path / "r", allow_local=False)
 
 
-@pytest.mark.parametrize("remote", ["https://github.com/a/b.git", "ssh://git@github.com/a/b", "git@github.com:a/b.git"])
+@pytest.mark.parametrize(
+    "remote", ["https://github.com/a/b.git", "ssh://git@github.com/a/b", "git@github.com:a/b.git"]
+)
 def test_https_and_ssh_remotes_pass(remote: str) -> None:
     runner.check_remote(remote, allow_local=False)
 
@@ -160,7 +166,9 @@ async def test_unresolvable_host_is_not_found_quickly(tmp_path: Path) -> None:
     assert info.value.message == "could not resolve host nonexistent.invalid"
 
 
-async def test_silent_server_times_out_and_git_is_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_silent_server_times_out_and_git_is_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     procs = spy_on_spawn(monkeypatch)
     held: list[asyncio.StreamWriter] = []
 
@@ -171,7 +179,9 @@ async def test_silent_server_times_out_and_git_is_killed(tmp_path: Path, monkeyp
     port = server.sockets[0].getsockname()[1]
     try:
         with pytest.raises(TransientError, match="timed out"):
-            await sync_bare_clone(f"http://127.0.0.1:{port}/x.git", tmp_path / "r", allow_local=True, timeout=1)
+            await sync_bare_clone(
+                f"http://127.0.0.1:{port}/x.git", tmp_path / "r", allow_local=True, timeout=1
+            )
     finally:
         server.close()
         for writer in held:
@@ -215,7 +225,9 @@ def spy_on_spawn(monkeypatch: pytest.MonkeyPatch, *, stall: bool = False) -> lis
     return procs
 
 
-async def test_cancelled_while_git_is_silent_kills_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_cancelled_while_git_is_silent_kills_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     big_history(tmp_path, 10)
     procs = spy_on_spawn(monkeypatch, stall=True)
     task = asyncio.create_task(collect(tmp_path))
@@ -253,7 +265,7 @@ async def test_cancelled_consumer_kills_git(tmp_path: Path, monkeypatch: pytest.
 async def test_stopping_early_kills_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     big_history(tmp_path, 5000)
     procs = spy_on_spawn(monkeypatch)
-    logs: AsyncIterator[list[Commit]] = stream_log(tmp_path, chunk_commits=10)
+    logs = stream_log(tmp_path, chunk_commits=10)
     async with contextlib.aclosing(logs):
         async for batch in logs:
             assert len(batch) == 10
@@ -264,16 +276,25 @@ async def test_stopping_early_kills_git(tmp_path: Path, monkeypatch: pytest.Monk
 @pytest.mark.parametrize(
     ("stderr", "kind"),
     [
-        ("remote: Repository not found.\nfatal: repository 'https://github.com/a/b.git/' not found", NotFoundError),
+        (
+            "remote: Repository not found.\nfatal: repository 'https://github.com/a/b.git/' not found",
+            NotFoundError,
+        ),
         ("fatal: '/x' does not appear to be a git repository", NotFoundError),
         ("fatal: unable to access 'https://h/x/': The requested URL returned error: 404", NotFoundError),
         ("fatal: could not read Username for 'https://github.com': terminal prompts disabled", NotFoundError),
-        ("git@github.com: Permission denied (publickey).\nfatal: Could not read from remote repository.", AuthError),
+        (
+            "git@github.com: Permission denied (publickey).\nfatal: Could not read from remote repository.",
+            AuthError,
+        ),
         ("fatal: unable to access 'https://h/x/': The requested URL returned error: 451", BlockedError),
         ("fatal: unable to access 'https://h/x/': The requested URL returned error: 429", RateLimitedError),
         ("fatal: unable to access 'https://h/x/': The requested URL returned error: 502", TransientError),
         ("fatal: early EOF\nfatal: index-pack failed", TransientError),
-        ("fatal: unable to access 'https://h/': Failed to connect to h port 443: Connection timed out", TransientError),
+        (
+            "fatal: unable to access 'https://h/': Failed to connect to h port 443: Connection timed out",
+            TransientError,
+        ),
         ("error: RPC failed; curl 56 Recv failure: Connection reset by peer", TransientError),
         ("fatal: bad object 1234\nfatal: something new", FatalError),
     ],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,9 @@ DATE = b"2020-01-01T00:00:00+00:00"
 HEADER = b"\x1e" + b"a" * 40 + b"\x00\x00n\x00e\x00" + DATE + b"\x00n\x00e\x00" + DATE + b"\x00m\n\x00\x00"
 
 
-def git(repo: Path, *args: str | bytes, date: str = "2020-01-02T03:04:05+05:30", stdin: bytes | None = None) -> bytes:
+def git(
+    repo: Path, *args: str | bytes, date: str = "2020-01-02T03:04:05+05:30", stdin: bytes | None = None
+) -> bytes:
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(repo),
@@ -158,9 +160,7 @@ def test_deletion_and_binary_change(commits: dict[str, Commit]) -> None:
 
 
 def test_path_with_tab_newline_space_and_separator(commits: dict[str, Commit]) -> None:
-    assert commits["odd file name"].files == [
-        FileChange(path="we\tird\nname \x1e.txt", added=1, deleted=0)
-    ]
+    assert commits["odd file name"].files == [FileChange(path="we\tird\nname \x1e.txt", added=1, deleted=0)]
 
 
 def test_empty_and_merge_commits_have_no_files(commits: dict[str, Commit]) -> None:
@@ -193,7 +193,11 @@ def test_many_generated_commits_match_rev_list(tmp_path: Path) -> None:
     for i in range(2000):
         msg = b"change %d\n" % i
         content = b"line %d\n" % i
-        stream += b"commit refs/heads/main\ncommitter D <d@x> %d +0000\ndata %d\n%s" % (1600000000 + i, len(msg), msg)
+        stream += b"commit refs/heads/main\ncommitter D <d@x> %d +0000\ndata %d\n%s" % (
+            1600000000 + i,
+            len(msg),
+            msg,
+        )
         stream += b"M 644 inline f%d.txt\ndata %d\n%s\n" % (i % 37, len(content), content)
     git(tmp_path, "fast-import", "--quiet", stdin=bytes(stream))
     parsed = parse(log_bytes(tmp_path), 65536)
@@ -229,5 +233,5 @@ def test_corrupt_date_becomes_none() -> None:
     data = HEADER.replace(DATE, b"%aI", 1)
     (c,) = parse(data, 3)
     assert c.author_date is None
-    assert c.committer_date == datetime(2020, 1, 1, tzinfo=timezone.utc)
+    assert c.committer_date == datetime(2020, 1, 1, tzinfo=UTC)
     assert c.parents == [] and c.message == "m" and c.files == []
