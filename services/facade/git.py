@@ -42,7 +42,7 @@ from shared.events.v1 import Commit
 
 from .gitlog import LOG_ARGS, LogParser
 
-_READ_SIZE = 1 << 16
+_READ_SIZE = 1 << 20
 _STDERR_KEEP = 8192
 
 _SAFE_CONFIG = [
@@ -88,6 +88,7 @@ async def _spawn(argv: Sequence[str], env: dict[str, str]) -> asyncio.subprocess
         stderr=asyncio.subprocess.PIPE,
         env=env,
         start_new_session=True,
+        limit=_READ_SIZE,
     )
 
 
