@@ -36,6 +36,7 @@ class Service:
             serializer=MsgSpecSerializer(),
             # FastStream logs two INFO lines per message; ours are enough.
             log_level=logging.DEBUG,
+            logger=logging.getLogger(f"faststream.watershed.{self.name}"),
             graceful_timeout=max(30.0, settings.job_ack_wait_s / 2),
             name=f"watershed-{self.name}",
             max_reconnect_attempts=-1,

@@ -148,8 +148,11 @@ class Settings:
     @property
     def github_hosts(self) -> frozenset[str]:
         """Repository hosts collected through the GitHub API."""
-        host = urlsplit(self.github_git_url).hostname or "github.com"
-        return frozenset({"github.com", host.lower()})
+        api_host = (urlsplit(self.github_api_url).hostname or "").lower()
+        hosts = {"github.com"}
+        if api_host and api_host != "api.github.com":
+            hosts.add(api_host)  # GitHub Enterprise Server: repositories live on the API's host
+        return frozenset(hosts)
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -126,7 +126,13 @@ async def complete_jobs(conn: asyncpg.Connection, jobs: Iterable[str]) -> list[C
         ok = r["error_kind"] is None
         done.append(Completed(r["repo_id"], r["phase"], r["job_id"], ok, None if ok else r["last_error"],
                               r["error_kind"], r["requests"]))
-        if not ok and r["error_kind"] in (ErrorKind.NOT_FOUND.value, ErrorKind.BLOCKED.value):
+        if ok:
+            # A repository that answers again (after a forced collection) is active again.
+            await conn.execute(
+                "UPDATE data.repos SET state = 'active', state_reason = NULL WHERE repo_id = $1 AND state <> 'active'",
+                r["repo_id"],
+            )
+        elif r["error_kind"] in (ErrorKind.NOT_FOUND.value, ErrorKind.BLOCKED.value):
             state = "missing" if r["error_kind"] == ErrorKind.NOT_FOUND.value else "blocked"
             await conn.execute(
                 "UPDATE data.repos SET state = $2, state_reason = $3 WHERE repo_id = $1",

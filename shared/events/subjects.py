@@ -65,6 +65,10 @@ PROGRESS_FILTER = "evt.progress.>"
 STAGING_SUBJECTS = [f"evt.{source}.>" for source in SOURCES]
 
 
+# Core NATS request/reply (not streamed): asking the scheduler to register or collect now.
+CONTROL_COLLECT = "ctl.scheduler.collect"
+
+
 def deadletter_subject(origin: str) -> str:
     return f"dlq.{origin}"
 

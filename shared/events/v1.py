@@ -286,12 +286,37 @@ class RepoAdded(Struct, tag="repo_added"):
 
 ProgressEvent = Union[JobCommitted, RepoAdded]
 
+# ------------------------------------------------------------------ control (request/reply)
+
+
+class CollectRequest(Struct, tag="collect_request"):
+    """Register repositories and, with ``dispatch``, run every phase for them now."""
+
+    urls: list[str]
+    dispatch: bool = True
+    group: str = "default"
+
+
+class CollectTarget(Part):
+    input: str
+    url: str = ""
+    repo_id: int | None = None
+    created: bool = False
+    jobs: dict[str, str] = {}
+    error: str | None = None
+
+
+class CollectReply(Struct, tag="collect_reply"):
+    targets: list[CollectTarget]
+
 # ------------------------------------------------------------------ codecs
 
 encoder = msgspec.json.Encoder()
 job_decoder = msgspec.json.Decoder(Job)
 staged_decoder = msgspec.json.Decoder(StagedEvent)
 progress_decoder = msgspec.json.Decoder(ProgressEvent)
+collect_request_decoder = msgspec.json.Decoder(CollectRequest)
+collect_reply_decoder = msgspec.json.Decoder(CollectReply)
 
 
 def msg_id(event: StagedEvent | ProgressEvent) -> str:

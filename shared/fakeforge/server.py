@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -61,6 +62,12 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], forge: FakeForge) -> None:
         self.forge = forge
         super().__init__(address, Handler)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # Clients closing idle keep-alive connections is normal, not an error worth a traceback.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class FakeForge:

@@ -21,6 +21,7 @@ import msgspec
 
 from shared.errors import AuthError, FatalError, NotFoundError, RateLimitedError, TransientError, WatershedError
 from shared.events.v1 import Comment, Issue, PullRequest, RepoMeta
+from shared.forge.decode import decode_lenient
 from shared.forge.github import wire
 from shared.forge.github.convert import convert_comments, convert_issues, convert_pulls, convert_repo
 from shared.forge.http import backoff_delay, error_for_status, parse_link_header, scrub
@@ -194,7 +195,7 @@ class GitHubClient:
                 )
                 if error is None:
                     try:
-                        return decoder.decode(response.content), response
+                        return decode_lenient(decoder, response.content), response
                     except msgspec.ValidationError as exc:
                         raise FatalError(f"{what}: {noun} response has an unexpected shape ({exc})", status=status) from None
                     except msgspec.DecodeError:

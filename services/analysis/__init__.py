@@ -1,0 +1,1 @@
+"""The analysis service (its phase's work arrives in a later version; see app.py)."""

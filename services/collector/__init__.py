@@ -1,0 +1,1 @@
+"""The collector service: forge APIs in, ``evt.forge.*`` facts out."""

@@ -1,0 +1,41 @@
+"""Collector: runs forge collection jobs. Owns the token pool and one HTTP connection pool."""
+
+from __future__ import annotations
+
+import httpx
+
+from services.collector.github import collect_repository
+from shared.errors import InvalidInputError
+from shared.events import subjects, v1
+from shared.forge.github import GitHubClient
+from shared.forge.ratelimit import TokenPool
+from shared.metrics import Metrics
+from shared.settings import Settings
+from shared.worker import JobContext, JobWorker
+
+
+class Collector(JobWorker):
+    name = "collector"
+    phase = subjects.PHASE_COLLECTOR
+    source = subjects.SOURCE_FORGE
+
+    async def on_start(self) -> None:
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0),
+                                      limits=httpx.Limits(max_connections=20))
+        self.tokens = TokenPool([t.reveal() for t in self.settings.github_tokens])
+
+    async def on_stop(self) -> None:
+        await self.http.aclose()
+
+    async def run_job(self, job: v1.Job, ctx: JobContext) -> None:
+        if job.platform != "github":
+            raise InvalidInputError(f"{job.url}: the collector has no client for platform {job.platform!r} yet")
+        client = GitHubClient(self.settings.github_api_url, self.tokens, client=self.http)
+        try:
+            await collect_repository(client, job, ctx)
+        finally:
+            self.metrics.forge_requests.labels(service=self.name, platform=job.platform).inc(client.requests)
+
+
+def create_app(settings: Settings, metrics: Metrics | None = None) -> Collector:
+    return Collector(settings, metrics or Metrics())

@@ -1,0 +1,1 @@
+"""The facade service: git remotes in, ``evt.git.*`` commit facts out."""

@@ -1,0 +1,4 @@
+from services.resolver.app import create_app
+from shared.runner import service_main
+
+service_main(create_app)

@@ -1,0 +1,1 @@
+"""The scheduler: decides what is due and dispatches jobs; the control plane."""

@@ -1,0 +1,3 @@
+from watershed.cli import main
+
+main()

@@ -1,0 +1,155 @@
+"""The ``watershed`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from shared.logging import configure_logging
+from shared.settings import Settings, SettingsError, load_settings
+from watershed import render
+from watershed.client import CliError, collect, connect_stack, request_collection, validate_urls
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Watershed: open source community health data.")
+out = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (env WATERSHED_DATA_DIR).")]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def _settings(data_dir: Path | None, **overrides: object) -> Settings:
+    try:
+        if data_dir is not None:
+            overrides["data_dir"] = data_dir.expanduser().resolve()
+        settings = load_settings(**overrides)
+    except SettingsError as exc:
+        _fail(str(exc), code=2)
+    configure_logging(settings.log_level if settings.log_level != "info" else "warning", settings.log_format,
+                      settings.github_tokens)
+    return settings
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {render.escape(message)}")
+    raise typer.Exit(code)
+
+
+def _run(coro: object) -> object:
+    try:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    except CliError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted", code=130)
+    return None
+
+
+@app.command()
+def up(data_dir: DataDir = None,
+       http_port: Annotated[Optional[int], typer.Option(help="HTTP port (default: env or 8080; 0 = any).")] = None) -> None:
+    """Start the embedded stack and all six services; run until Ctrl-C or SIGTERM."""
+    from watershed.serve import serve
+
+    settings = _settings(data_dir)
+    configure_logging(settings.log_level, settings.log_format, settings.github_tokens)
+    _run(serve(settings, http_port, out))
+
+
+@app.command("collect")
+def collect_cmd(urls: Annotated[list[str], typer.Argument(help="Repository URLs (GitHub or any git remote).")],
+                data_dir: DataDir = None, json: Json = False,
+                timeout: Annotated[float, typer.Option(help="Seconds to wait for the rows.")] = 3600.0) -> None:
+    """Register repositories, collect every phase now, wait until the rows are committed, print a summary."""
+    settings = _settings(data_dir)
+    errors = validate_urls(settings, urls)
+    if errors:
+        for line in errors:
+            err.print(f"[bold red]error:[/] {render.escape(line)}")
+        raise typer.Exit(1)
+    result = _run(collect(settings, urls, timeout=timeout))
+    reports, seconds = result  # type: ignore[misc]
+    render.summary(out, reports, seconds, as_json=json)
+    failed = [r for r in reports if r.failed]
+    for report in failed:
+        for line in report.errors():
+            err.print(f"[bold red]error:[/] {render.escape(report.url)}: {render.escape(line)}")
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command("add-repo")
+def add_repo(urls: Annotated[list[str], typer.Argument(help="Repository URLs.")], data_dir: DataDir = None) -> None:
+    """Register repositories; the scheduler collects them when due (new ones at once)."""
+    settings = _settings(data_dir)
+    errors = validate_urls(settings, urls)
+    if errors:
+        for line in errors:
+            err.print(f"[bold red]error:[/] {render.escape(line)}")
+        raise typer.Exit(1)
+
+    async def run() -> object:
+        async with connect_stack(settings) as ends:
+            return await request_collection(ends.nats_url, urls, dispatch=False)
+
+    reply = _run(run())
+    for target in reply.targets:  # type: ignore[attr-defined]
+        if target.error:
+            err.print(f"[bold red]error:[/] {render.escape(target.input)}: {render.escape(target.error)}")
+        else:
+            word = "added" if target.created else "already registered"
+            out.print(f"{word}: {render.escape(target.url)} (repo {target.repo_id})")
+    raise typer.Exit(1 if any(t.error for t in reply.targets) else 0)  # type: ignore[attr-defined]
+
+
+@app.command()
+def status(urls: Annotated[Optional[list[str]], typer.Argument(help="Repository URLs (default: all).")] = None,
+           data_dir: DataDir = None, json: Json = False) -> None:
+    """Per repository and phase: state, last collected, next due, last error, rows per entity."""
+    from watershed.serve import status_reports
+
+    settings = _settings(data_dir)
+    reports = _run(status_reports(settings, urls or []))
+    render.status(out, reports, as_json=json)  # type: ignore[arg-type]
+
+
+@app.command()
+def migrate(data_dir: DataDir = None) -> None:
+    """Apply the database migrations (to WATERSHED_DATABASE_URL, or the embedded database)."""
+    from watershed.serve import migrate as run_migrate
+
+    settings = _settings(data_dir)
+    applied = _run(run_migrate(settings))
+    out.print(f"migrations applied: {', '.join(applied) if applied else 'none (up to date)'}")  # type: ignore[arg-type]
+
+
+@app.command()
+def demo(data_dir: DataDir = None, json: Json = False,
+         serve: Annotated[bool, typer.Option("--serve", help="Keep the stack and its HTTP pages running.")] = False) -> None:
+    """Offline showcase: a fake forge with sample data and a sample git repository, collected end to end."""
+    from watershed.demo import run_demo
+
+    base = _settings(data_dir)
+    demo_dir = (data_dir.expanduser().resolve() if data_dir else base.data_dir / "demo")
+    result = _run(run_demo(base.replace(data_dir=demo_dir, clones_dir=demo_dir / "clones"), out, as_json=json,
+                           serve=serve))
+    raise typer.Exit(0 if result else 1)
+
+
+def main() -> None:
+    # Library warnings (testcontainers, deprecations) are noise on a user's terminal.
+    if not sys.warnoptions:
+        import warnings
+
+        warnings.simplefilter("ignore")
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()
+
+
+if __name__ == "__main__":
+    main()

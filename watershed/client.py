@@ -1,0 +1,124 @@
+"""The CLI's side of the pipeline: find (or start) a stack, ask the scheduler, wait for rows."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import asyncpg
+import nats
+import nats.errors
+
+from shared.errors import WatershedError
+from shared.events import subjects, v1
+from shared.embedded.stack import discover_running
+from shared.forge.urls import parse_repo_url
+from shared.settings import Settings
+from watershed.pipeline import Pipeline
+from watershed.report import RepoReport, repo_report
+
+TERMINAL = ("done", "error")
+
+
+class CliError(Exception):
+    """One clear line for the user; the command exits non-zero."""
+
+
+@dataclass
+class Endpoints:
+    nats_url: str
+    database_url: str
+    http_url: str | None
+    pipeline: Pipeline | None  # set when this process started the stack
+
+
+@asynccontextmanager
+async def connect_stack(settings: Settings, *, start_if_missing: bool = True) -> AsyncIterator[Endpoints]:
+    """The configured servers, else the stack running in the data dir, else a new in-process one."""
+    if settings.nats_url and settings.database_url:
+        yield Endpoints(settings.nats_url, settings.database_url, None, None)
+        return
+    running = discover_running(settings.data_dir)
+    if running is not None:
+        yield Endpoints(running.nats_url, running.database_url, running.http_url, None)
+        return
+    if not start_if_missing:
+        raise CliError(f"no Watershed stack is running in {settings.data_dir} (start one with `watershed up`)")
+    pipeline = Pipeline(settings, http_port=0)
+    await pipeline.start()
+    try:
+        yield Endpoints(pipeline.servers.nats_url, pipeline.servers.database_url, pipeline.http_url, pipeline)
+    finally:
+        await pipeline.stop()
+
+
+def validate_urls(settings: Settings, urls: list[str]) -> list[str]:
+    """Refuse malformed input before anything starts; returns one error line per bad URL."""
+    errors = []
+    for url in urls:
+        try:
+            parse_repo_url(url, github_hosts=settings.github_hosts, allow_local=settings.facade_allow_local)
+        except WatershedError as exc:
+            errors.append(str(exc))
+    return errors
+
+
+async def request_collection(nats_url: str, urls: list[str], *, dispatch: bool, timeout: float = 120.0) -> v1.CollectReply:
+    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3)
+    try:
+        msg = await nc.request(subjects.CONTROL_COLLECT,
+                               v1.encoder.encode(v1.CollectRequest(urls=urls, dispatch=dispatch)), timeout=timeout)
+    except nats.errors.NoRespondersError:
+        raise CliError(f"no scheduler is listening on {nats_url}; is the stack running?") from None
+    except nats.errors.TimeoutError:
+        raise CliError("the scheduler did not answer in time") from None
+    finally:
+        await nc.close()
+    return v1.collect_reply_decoder.decode(msg.data)
+
+
+async def wait_for_jobs(database_url: str, reply: v1.CollectReply, *, timeout: float) -> None:
+    pending = {(t.repo_id, phase): job for t in reply.targets if t.repo_id is not None for phase, job in t.jobs.items()}
+    deadline = time.monotonic() + timeout
+    conn = await asyncpg.connect(database_url)
+    try:
+        while pending:
+            rows = await conn.fetch(
+                "SELECT repo_id, phase, job_id, state FROM ops.collection_status WHERE job_id = ANY($1::text[])",
+                list(pending.values()))
+            for row in rows:
+                if row["state"] in TERMINAL:
+                    pending.pop((row["repo_id"], row["phase"]), None)
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise CliError(f"timed out after {timeout:.0f}s waiting for {len(pending)} job(s) to finish")
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+
+
+async def collect(settings: Settings, urls: list[str], *, timeout: float) -> tuple[list[RepoReport], float]:
+    started = time.monotonic()
+    async with connect_stack(settings) as ends:
+        reply = await request_collection(ends.nats_url, urls, dispatch=True)
+        await wait_for_jobs(ends.database_url, reply, timeout=timeout)
+        reports = await reports_for(ends.database_url, reply)
+    return reports, time.monotonic() - started
+
+
+async def reports_for(database_url: str, reply: v1.CollectReply) -> list[RepoReport]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        reports = []
+        for target in reply.targets:
+            if target.repo_id is None:
+                reports.append(RepoReport(url=target.url or target.input, error=target.error))
+            else:
+                reports.append(await repo_report(conn, target.repo_id))
+        return reports
+    finally:
+        await conn.close()

@@ -1,0 +1,69 @@
+"""Terminal output of ``collect`` and ``status`` (rich tables, or JSON)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.console import Console
+from rich.markup import escape as _escape
+from rich.table import Table
+
+from watershed.report import RepoReport, to_json
+
+ENTITIES = ("issues", "pull_requests", "messages", "issue_labels", "commits", "commit_files", "contributors")
+
+
+def escape(text: str) -> str:
+    """Forge text and URLs must never be read as rich markup."""
+    return _escape(text)
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+
+
+def summary(console: Console, reports: list[RepoReport], seconds: float, *, as_json: bool) -> None:
+    if as_json:
+        console.print_json(to_json(reports, {"duration_s": round(seconds, 3)}).decode(), highlight=False)
+        return
+    for report in reports:
+        title = f"{escape(report.url)}" + (f"  (repo {report.repo_id})" if report.repo_id else "")
+        table = Table(title=title, title_justify="left", show_edge=False)
+        table.add_column("phase")
+        table.add_column("state")
+        table.add_column("requests", justify="right")
+        table.add_column("duration", justify="right")
+        table.add_column("error")
+        for p in report.phases:
+            style = "red" if p.state == "error" else "green" if p.state == "done" else ""
+            table.add_row(p.phase, f"[{style}]{p.state}[/]" if style else p.state, str(p.requests),
+                          f"{p.duration_s:.2f}s" if p.duration_s is not None else "-", escape(p.last_error or ""))
+        if report.error:
+            table.add_row("-", "[red]error[/]", "-", "-", escape(report.error))
+        console.print(table)
+        if report.rows:
+            console.print("  rows: " + ", ".join(f"{k} {report.rows.get(k, 0)}" for k in ENTITIES))
+    total_rows = sum(sum(r.rows.values()) for r in reports)
+    console.print(f"[bold]{len(reports)} repositories, {total_rows} rows, "
+                  f"{sum(r.requests for r in reports)} API requests, {seconds:.1f}s[/]")
+
+
+def status(console: Console, reports: list[RepoReport], *, as_json: bool) -> None:
+    if as_json:
+        console.print_json(to_json(reports).decode(), highlight=False)
+        return
+    if not reports:
+        console.print("no repositories registered")
+        return
+    table = Table(show_edge=False)
+    for column in ("repo", "state", "phase", "phase state", "last collected", "next due", "last error", "rows"):
+        table.add_column(column)
+    for r in reports:
+        rows = ", ".join(f"{k} {v}" for k, v in r.rows.items() if v)
+        if not r.phases:
+            table.add_row(escape(r.url), r.state, "-", "new", "-", "-", "", rows)
+        for i, p in enumerate(r.phases):
+            table.add_row(escape(r.url) if i == 0 else "", r.state if i == 0 else "", p.phase, p.state,
+                          _when(p.last_collected), _when(p.next_due), escape(p.last_error or ""),
+                          rows if i == 0 else "")
+    console.print(table)

@@ -1,0 +1,92 @@
+"""What ``collect`` and ``status`` show: per repository and phase, read from the database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+
+# Rows per entity of one repository. Contributors are those the repository's facts name.
+_COUNTS = """
+SELECT
+  (SELECT count(*) FROM data.issues WHERE repo_id = $1) AS issues,
+  (SELECT count(*) FROM data.pull_requests WHERE repo_id = $1) AS pull_requests,
+  (SELECT count(*) FROM data.messages WHERE repo_id = $1) AS messages,
+  (SELECT count(*) FROM data.issue_labels l JOIN data.issues i USING (issue_id) WHERE i.repo_id = $1) AS issue_labels,
+  (SELECT count(*) FROM data.commits WHERE repo_id = $1) AS commits,
+  (SELECT count(*) FROM data.commit_files WHERE repo_id = $1) AS commit_files,
+  (SELECT count(*) FROM (
+      SELECT author_id FROM data.issues WHERE repo_id = $1 AND author_id IS NOT NULL
+      UNION SELECT author_id FROM data.pull_requests WHERE repo_id = $1 AND author_id IS NOT NULL
+      UNION SELECT author_id FROM data.messages WHERE repo_id = $1 AND author_id IS NOT NULL
+      UNION SELECT cntrb_id FROM data.issue_assignees a JOIN data.issues i USING (issue_id) WHERE i.repo_id = $1
+  ) c) AS contributors
+"""
+
+
+class PhaseReport(msgspec.Struct, kw_only=True):
+    phase: str
+    state: str
+    job_id: str | None = None
+    requests: int = 0
+    duration_s: float | None = None
+    last_collected: datetime | None = None
+    next_due: datetime | None = None
+    last_error: str | None = None
+    error_kind: str | None = None
+
+
+class RepoReport(msgspec.Struct, kw_only=True):
+    url: str
+    repo_id: int | None = None
+    state: str = ""
+    phases: list[PhaseReport] = []
+    rows: dict[str, int] = {}
+    requests: int = 0
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or any(p.state == "error" for p in self.phases)
+
+    def errors(self) -> list[str]:
+        if self.error:
+            return [self.error]
+        return [f"{p.phase}: {p.last_error or p.error_kind or 'failed'}" for p in self.phases if p.state == "error"]
+
+
+async def repo_report(conn: asyncpg.Connection, repo_id: int) -> RepoReport:
+    repo = await conn.fetchrow("SELECT repo_id, url, state FROM data.repos WHERE repo_id = $1", repo_id)
+    if repo is None:
+        return RepoReport(url=f"repo #{repo_id}", error="unknown repository")
+    phases = []
+    for row in await conn.fetch(
+        "SELECT phase, state, job_id, requests, started_at, finished_at, last_success_at, next_due, last_error,"
+        " error_kind FROM ops.collection_status WHERE repo_id = $1 ORDER BY phase", repo_id,
+    ):
+        duration = None
+        if row["started_at"] and row["finished_at"]:
+            duration = round((row["finished_at"] - row["started_at"]).total_seconds(), 3)
+        phases.append(PhaseReport(
+            phase=row["phase"], state=row["state"], job_id=row["job_id"], requests=row["requests"] or 0,
+            duration_s=duration, last_collected=row["last_success_at"], next_due=row["next_due"],
+            last_error=row["last_error"] if row["state"] == "error" else None,
+            error_kind=row["error_kind"] if row["state"] == "error" else None,
+        ))
+    counts = await conn.fetchrow(_COUNTS, repo_id)
+    return RepoReport(url=repo["url"], repo_id=repo_id, state=repo["state"], phases=phases,
+                      rows={k: int(v) for k, v in dict(counts).items()},
+                      requests=sum(p.requests for p in phases))
+
+
+async def find_repo_ids(conn: asyncpg.Connection, urls: list[str]) -> list[int]:
+    if not urls:
+        return [r["repo_id"] for r in await conn.fetch("SELECT repo_id FROM data.repos ORDER BY repo_id")]
+    rows = await conn.fetch("SELECT repo_id FROM data.repos WHERE url = ANY($1::text[]) ORDER BY repo_id", urls)
+    return [r["repo_id"] for r in rows]
+
+
+def to_json(reports: list[RepoReport], extra: dict[str, Any] | None = None) -> bytes:
+    return msgspec.json.format(msgspec.json.encode({"repos": reports, **(extra or {})}), indent=2)
