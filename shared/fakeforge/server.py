@@ -286,6 +286,14 @@ class FakeForge:
         name, sep, inner = rest.partition(".git/")
         with self._lock:
             root = self._git_repos.get(name.lower())
+        if method == "GET" and sep and root is None:
+            # As github.com: a renamed repository's git URL redirects, a blocked one says so.
+            if self.dataset.is_blocked(name):
+                return Reply(451, {"content-type": "text/plain"},
+                             b"Repository unavailable due to DMCA takedown.\n")
+            target = self.dataset.rename_target(name)
+            if target is not None:
+                return Reply(301, {"location": f"{GIT_PREFIX}{target.full_name}.git/{inner}"}, b"")
         if method != "GET" or not sep or root is None:
             return missing
         target = (root / inner).resolve()
