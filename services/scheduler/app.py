@@ -153,7 +153,10 @@ class Scheduler(Service):
                 continue
             jobs: dict[str, str] = {}
             if request.dispatch:
-                due = datetime.now(timezone.utc)
+                # A repository registered just now is also dispatched by the loop (woken by its
+                # registration), as due at registered_at; the same due time names the same job,
+                # so the two dispatches are one job and not two racing ones.
+                due = repo["registered_at"] if created else datetime.now(timezone.utc)
                 for phase in phases_for(repo["platform"]):
                     jobs[phase] = await self._dispatch(publisher, repo, phase, due)
             targets.append(v1.CollectTarget(input=text, url=ref.url, repo_id=repo["repo_id"], created=created,
