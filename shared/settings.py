@@ -143,6 +143,7 @@ class Settings:
     job_ack_wait_s: float = 300.0
     job_max_deliver: int = 5
     processor_batch: int = 500
+    processor_ack_wait_s: float = 60.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -180,6 +181,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         job_ack_wait_s=env.float("JOB_ACK_WAIT", 300.0, minimum=1.0),
         job_max_deliver=env.int("JOB_MAX_DELIVER", 5, minimum=1, maximum=100),
         processor_batch=env.int("PROCESSOR_BATCH", 500, minimum=1, maximum=10000),
+        processor_ack_wait_s=env.float("PROCESSOR_ACK_WAIT", 60.0, minimum=1.0),
     )
     if overrides:
         if "data_dir" in overrides and "clones_dir" not in overrides and env.raw("CLONES_DIR") is None:

@@ -157,7 +157,17 @@ async def _stream_names_on(js: Any) -> set[str]:
 @pytest.fixture(scope="session")
 async def postgres_server(embedded_root: Path) -> AsyncIterator[Server]:
     if url := os.environ.get(DATABASE_ENV):
+        # Migrations create cluster-wide roles; on someone else's server, remove the ones we made.
+        before = await _roles(url)
         yield Server(url, owned=False)
+        made = await _roles(url) - before
+        if made:
+            conn = await _connect_maintenance(url)
+            try:
+                for role in sorted(made):
+                    await conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+            finally:
+                await conn.close()
         return
 
     def make() -> Any:
@@ -177,6 +187,15 @@ async def postgres_server(embedded_root: Path) -> AsyncIterator[Server]:
         yield Server(server.dsn, owned=True)
     finally:
         await server.stop()
+
+
+async def _roles(server_url: str) -> set[str]:
+    conn = await _connect_maintenance(server_url)
+    try:
+        rows = await conn.fetch("SELECT rolname FROM pg_roles WHERE rolname LIKE 'watershed\\_%'")
+        return {r["rolname"] for r in rows}
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,16 @@ from shared.settings import Settings
 
 log = get_logger("pipeline")
 
+# In start order: the processor first, since everything the others publish needs it to land.
+SERVICES = {
+    "processor": create_processor,
+    "scheduler": create_scheduler,
+    "collector": create_collector,
+    "facade": create_facade,
+    "analysis": create_analysis,
+    "resolver": create_resolver,
+}
+
 
 class Servers:
     """NATS and PostgreSQL: the ones configured, or embedded ones under the data dir."""
@@ -75,8 +85,10 @@ class Servers:
 class Pipeline:
     """Servers + migrations + the six services + one HTTP endpoint for all of them."""
 
-    def __init__(self, settings: Settings, *, http_port: int | None = None) -> None:
+    def __init__(self, settings: Settings, *, http_port: int | None = None,
+                 without: frozenset[str] = frozenset()) -> None:
         self.servers = Servers(settings)
+        self.without = without  # services run elsewhere (tests run the processor as its own process)
         self.base_settings = settings
         self.http_port = settings.http_port if http_port is None else http_port
         self.metrics = Metrics()
@@ -97,9 +109,9 @@ class Pipeline:
         try:
             await apply_migrations(self.servers.database_url)
             settings = self.settings
-            # The processor first: everything the others publish needs it to land.
-            for build in (create_processor, create_scheduler, create_collector, create_facade, create_analysis,
-                          create_resolver):
+            for name, build in SERVICES.items():
+                if name in self.without:
+                    continue
                 service = build(settings, self.metrics)
                 await service.start()
                 self.services.append(service)

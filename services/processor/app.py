@@ -76,7 +76,7 @@ class Processor(Service):
         config = js_api.ConsumerConfig(
             durable_name=subjects.PROCESSOR_CONSUMER,
             ack_policy=js_api.AckPolicy.EXPLICIT,
-            ack_wait=60.0,
+            ack_wait=self.settings.processor_ack_wait_s,
             max_deliver=-1,
             max_ack_pending=50_000,
             filter_subjects=list(subjects.STAGING_SUBJECTS),
