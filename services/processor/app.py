@@ -108,15 +108,24 @@ class Processor(Service):
         while not self._stopping.is_set():
             try:
                 msgs = await self._sub.fetch(batch, timeout=0.25)
-            except nats.errors.TimeoutError:
+            # nats-py raises its own TimeoutError, or asyncio's from deep inside fetch.
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):
                 continue
             except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
                 if self._stopping.is_set():
                     return
                 await asyncio.sleep(0.5)
                 continue
-            with _gc_paused():
-                await self.handle_batch(msgs)
+            except Exception:  # noqa: BLE001 - e.g. a consumer deleted under us: say so, keep trying
+                self.log.exception("fetch.failed")
+                await asyncio.sleep(1.0)
+                continue
+            try:
+                with _gc_paused():
+                    await self.handle_batch(msgs)
+            except Exception:  # noqa: BLE001 - the loop must outlive any one batch; unacked = redelivered
+                self.log.exception("batch.failed", size=len(msgs))
+                await asyncio.sleep(1.0)
 
     async def handle_batch(self, msgs: Sequence[Msg]) -> None:
         decoded: list[Decoded] = []
