@@ -7,6 +7,7 @@ all six services (healthy only when all are).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -79,7 +80,9 @@ class HttpServer:
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
                                 access_log=False, server_header=False)
         self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        # Signals belong to the runner; uvicorn would capture SIGTERM and raise it again
+        # once stopped, which reads as a second Ctrl-C (forced exit, servers left behind).
+        self._server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
         self._task: asyncio.Task[None] | None = None
         self.host = host
 
