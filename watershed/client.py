@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import asyncpg
 import nats
@@ -80,18 +81,28 @@ async def request_collection(nats_url: str, urls: list[str], *, dispatch: bool, 
     return v1.collect_reply_decoder.decode(msg.data)
 
 
-async def wait_for_jobs(database_url: str, reply: v1.CollectReply, *, timeout: float) -> None:
+async def wait_for_jobs(database_url: str, reply: v1.CollectReply, *, timeout: float,
+                        requested_at: datetime | None = None) -> None:
+    """Until every job of the reply has ended (done or error) in ops.collection_status."""
+    requested_at = requested_at or datetime.max.replace(tzinfo=timezone.utc)
     pending = {(t.repo_id, phase): job for t in reply.targets if t.repo_id is not None for phase, job in t.jobs.items()}
     deadline = time.monotonic() + timeout
     conn = await asyncpg.connect(database_url)
     try:
         while pending:
+            repo_ids = list({repo_id for repo_id, _ in pending})
             rows = await conn.fetch(
-                "SELECT repo_id, phase, job_id, state FROM ops.collection_status WHERE job_id = ANY($1::text[])",
-                list(pending.values()))
+                "SELECT repo_id, phase, job_id, state, dispatched_at FROM ops.collection_status"
+                " WHERE repo_id = ANY($1::int[])", repo_ids)
             for row in rows:
-                if row["state"] in TERMINAL:
-                    pending.pop((row["repo_id"], row["phase"]), None)
+                key = (row["repo_id"], row["phase"])
+                if key not in pending or row["state"] not in TERMINAL:
+                    continue
+                # Another job of the same phase dispatched after our request may have replaced
+                # ours in the status row; once it has ended, the rows are as fresh as ours.
+                newer = row["dispatched_at"] is not None and row["dispatched_at"] >= requested_at
+                if row["job_id"] == pending[key] or newer:
+                    pending.pop(key)
             if not pending:
                 return
             if time.monotonic() > deadline:
@@ -104,8 +115,9 @@ async def wait_for_jobs(database_url: str, reply: v1.CollectReply, *, timeout: f
 async def collect(settings: Settings, urls: list[str], *, timeout: float) -> tuple[list[RepoReport], float]:
     started = time.monotonic()
     async with connect_stack(settings) as ends:
+        requested_at = datetime.now(timezone.utc)
         reply = await request_collection(ends.nats_url, urls, dispatch=True)
-        await wait_for_jobs(ends.database_url, reply, timeout=timeout)
+        await wait_for_jobs(ends.database_url, reply, timeout=timeout, requested_at=requested_at)
         reports = await reports_for(ends.database_url, reply)
     return reports, time.monotonic() - started
 
