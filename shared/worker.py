@@ -21,7 +21,7 @@ from typing import Any
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsMessage, PullSub
 
-from shared.errors import ACTIONS, Action, RateLimitedError, classify
+from shared.errors import ACTIONS, Action, FatalError, RateLimitedError, classify
 from shared.events import subjects, v1
 from shared.events.jetstream import MSG_ID_HEADER, Publisher, chunk_by_size
 from shared.forge.http import backoff_delay
@@ -147,3 +147,15 @@ class JobWorker(Service):
         await publisher.send(subjects.event_subject(self.source, marker.repo_id, "finished"), marker)
         await publisher.flush()
 
+
+
+class PendingPhaseWorker(JobWorker):
+    """A service whose phase's work does not exist yet (analysis, resolver).
+
+    It runs, consumes its work queue and reports health and metrics, so deployments
+    are complete; the scheduler dispatches it nothing. A job that arrives anyway fails
+    loudly (dead-lettered with its reason) instead of pretending to succeed.
+    """
+
+    async def run_job(self, job: v1.Job, ctx: JobContext) -> None:
+        raise FatalError(f"{job.url}: the {self.phase} phase is not implemented in this version")
