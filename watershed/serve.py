@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import asyncpg
 from rich.console import Console
 
 from shared.db import apply_migrations
+from shared.embedded.stack import discover_running
 from shared.runner import stop_event_on_signals
 from shared.settings import Settings
-from watershed.client import connect_stack
 from watershed.pipeline import Pipeline, Servers
 from watershed.report import RepoReport, find_repo_ids, repo_report
 
@@ -46,30 +49,20 @@ async def migrate(settings: Settings) -> list[str]:
         return await apply_migrations(dsn)
 
 
-class _database:
-    """A database URL to read: configured, the running stack's, or embedded servers just for now."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.servers: Servers | None = None
-        self.stack_cm = None
-
-    async def __aenter__(self) -> str:
-        if self.settings.database_url:
-            return self.settings.database_url
-        self.stack_cm = connect_stack(self.settings, start_if_missing=False)
-        try:
-            ends = await self.stack_cm.__aenter__()
-            return ends.database_url
-        except Exception:
-            self.stack_cm = None
-        self.servers = Servers(self.settings)
-        await self.servers.start()
-        await apply_migrations(self.servers.database_url)
-        return self.servers.database_url
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.stack_cm is not None:
-            await self.stack_cm.__aexit__(None, None, None)
-        if self.servers is not None:
-            await self.servers.stop()
+@asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[str]:
+    """A database URL to read: the configured one, the running stack's, or embedded servers for now."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    running = discover_running(settings.data_dir)
+    if running is not None:
+        yield running.database_url
+        return
+    servers = Servers(settings)
+    await servers.start()
+    try:
+        await apply_migrations(servers.database_url)
+        yield servers.database_url
+    finally:
+        await servers.stop()
