@@ -8,6 +8,7 @@ naming the variable and what it expected.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -79,6 +80,9 @@ class Env:
             number = float(value)
         except ValueError:
             raise SettingsError(f"{PREFIX}{name} must be a number, got {value!r}") from None
+        if not math.isfinite(number):
+            # float() accepts "nan" and "inf"; both later break timedelta arithmetic.
+            raise SettingsError(f"{PREFIX}{name} must be a finite number, got {value!r}")
         if number < minimum:
             raise SettingsError(f"{PREFIX}{name} must be at least {minimum}, got {number}")
         return number
