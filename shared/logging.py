@@ -41,12 +41,26 @@ class RedactingFilter(logging.Filter):
                 text = text.replace(secret, "***")
         return _TOKEN_SHAPES.sub("***", text)
 
+    def redact_value(self, value: Any) -> Any:
+        # Formatters call str() on any field (an exception, a list of URLs), so every kind is checked.
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        if isinstance(value, str):
+            return self.redact(str(value))
+        if isinstance(value, (list, tuple)):
+            return [self.redact_value(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.redact_value(v) for k, v in value.items()}
+        text = str(value)
+        redacted = self.redact(text)
+        return value if redacted == text else redacted
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self.redact(record.getMessage())
         record.args = None
         fields = getattr(record, "fields", None)
         if fields:
-            record.fields = {k: self.redact(str(v)) if isinstance(v, str) else v for k, v in fields.items()}
+            record.fields = {k: self.redact_value(v) for k, v in fields.items()}
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
