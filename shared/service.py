@@ -37,7 +37,9 @@ class Service:
             # FastStream logs two INFO lines per message; ours are enough.
             log_level=logging.DEBUG,
             logger=logging.getLogger(f"faststream.watershed.{self.name}"),
-            graceful_timeout=max(30.0, settings.job_ack_wait_s / 2),
+            # How long a stop waits for handlers in flight; then they are cancelled and
+            # their jobs handed back (a job resumes whole on the next delivery).
+            graceful_timeout=settings.shutdown_grace_s,
             name=f"watershed-{self.name}",
             max_reconnect_attempts=-1,
         )

@@ -146,6 +146,7 @@ class Settings:
     scheduler_tick_s: float = 5.0
     job_ack_wait_s: float = 300.0
     job_max_deliver: int = 5
+    shutdown_grace_s: float = 20.0
     processor_batch: int = 500
     processor_ack_wait_s: float = 60.0
     extra: dict[str, str] = field(default_factory=dict)
@@ -184,6 +185,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         scheduler_tick_s=env.float("SCHEDULER_TICK", 5.0, minimum=0.05),
         job_ack_wait_s=env.float("JOB_ACK_WAIT", 300.0, minimum=1.0),
         job_max_deliver=env.int("JOB_MAX_DELIVER", 5, minimum=1, maximum=100),
+        shutdown_grace_s=env.float("SHUTDOWN_GRACE", 20.0, minimum=0.0),
         processor_batch=env.int("PROCESSOR_BATCH", 500, minimum=1, maximum=10000),
         processor_ack_wait_s=env.float("PROCESSOR_ACK_WAIT", 60.0, minimum=1.0),
     )

@@ -101,8 +101,12 @@ class JobWorker(Service):
             await self.run_job(job, ctx)
             await ctx.publisher.flush()
         except asyncio.CancelledError:
-            # Shutdown in the middle of a job: leave it unacked; it is redelivered whole.
+            # Shutdown in the middle of a job: hand it back now, so another worker (or this
+            # one after a restart) runs it again whole instead of waiting out the ack window.
             await ctx.publisher.close()
+            with suppress(Exception):
+                await asyncio.shield(msg.nack())
+            log.info("job.interrupted")
             raise
         except Exception as exc:  # noqa: BLE001 - every failure is classified below
             await ctx.publisher.close()

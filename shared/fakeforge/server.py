@@ -21,6 +21,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlencode
 
 from shared.fakeforge._api import DOCS, Api, ApiResponse, not_found
 from shared.fakeforge._http import Handler, Reply
@@ -80,6 +81,7 @@ class FakeForge:
         `repository_id_links` makes Link headers use /repositories/{id}/... as GitHub does."""
         self.dataset = dataset
         self.rate_limit = rate_limit
+        self.latency = 0.0  # seconds added to every API request
         self.anonymous_rate_limit = anonymous_rate_limit
         self.tokens = set(tokens) if tokens is not None else None
         self._api = Api(dataset, page_size_max=page_size_max,
@@ -216,11 +218,13 @@ class FakeForge:
 
     def handle(self, method: str, path: str, query: list[tuple[str, str]], token: str | None,
                client: str, if_none_match: str | None) -> Reply:
+        if self.latency:
+            time.sleep(self.latency)  # a slow forge, for tests that stop services mid-job
         fault = self._take_fault(path)
         if fault is not None and fault.status is not None:
             reply = self._fault_reply(fault, token, client)
         elif path.startswith(GIT_PREFIX):
-            reply = self._git(method, path)
+            reply = self._git(method, path, query)
         else:
             reply = self._api_reply(method, path, query, token, client, if_none_match)
         if fault is not None and fault.status is None:
@@ -280,7 +284,7 @@ class FakeForge:
         return Reply(response.status, headers,
                      body if body is not None else encode_json(response.body))
 
-    def _git(self, method: str, path: str) -> Reply:
+    def _git(self, method: str, path: str, query: list[tuple[str, str]]) -> Reply:
         missing = Reply(404, {"content-type": "text/plain"}, b"Repository not found.\n")
         rest = path[len(GIT_PREFIX):]
         name, sep, inner = rest.partition(".git/")
@@ -293,7 +297,11 @@ class FakeForge:
                              b"Repository unavailable due to DMCA takedown.\n")
             target = self.dataset.rename_target(name)
             if target is not None:
-                return Reply(301, {"location": f"{GIT_PREFIX}{target.full_name}.git/{inner}"}, b"")
+                # git accepts the new base only if the query it sent comes back too.
+                location = f"{GIT_PREFIX}{target.full_name}.git/{inner}"
+                if query:
+                    location += "?" + urlencode(query)
+                return Reply(301, {"location": location}, b"")
         if method != "GET" or not sep or root is None:
             return missing
         target = (root / inner).resolve()
