@@ -71,15 +71,16 @@ def collect_cmd(urls: Annotated[list[str], typer.Argument(help="Repository URLs 
     errors = validate_urls(settings, urls)
     if errors:
         for line in errors:
-            err.print(f"[bold red]error:[/] {render.escape(line)}")
+            err.print(f"[bold red]error:[/] {render.escape(line)}", soft_wrap=True)
         raise typer.Exit(1)
     result = _run(collect(settings, urls, timeout=timeout))
     reports, seconds = result  # type: ignore[misc]
     render.summary(out, reports, seconds, as_json=json)
     failed = [r for r in reports if r.failed]
+    # One line per failed repository, never wrapped: scripts grep it, people read it once.
     for report in failed:
         for line in report.errors():
-            err.print(f"[bold red]error:[/] {render.escape(report.url)}: {render.escape(line)}")
+            err.print(f"[bold red]error:[/] {render.escape(report.url)}: {render.escape(line)}", soft_wrap=True)
     raise typer.Exit(1 if failed else 0)
 
 

@@ -52,9 +52,17 @@ class RepoReport(msgspec.Struct, kw_only=True):
         return self.error is not None or any(p.state == "error" for p in self.phases)
 
     def errors(self) -> list[str]:
+        """What went wrong, in at most one line: a repository that is gone fails every phase, and
+        the user needs to read that once. The first failed phase speaks (the collector, whose API
+        answer is the most precise, comes before the facade); the others are only named."""
         if self.error:
             return [self.error]
-        return [f"{p.phase}: {p.last_error or p.error_kind or 'failed'}" for p in self.phases if p.state == "error"]
+        failed = [p for p in self.phases if p.state == "error"]
+        if not failed:
+            return []
+        first, others = failed[0], [p.phase for p in failed[1:]]
+        line = f"{first.phase}: {first.last_error or first.error_kind or 'failed'}"
+        return [f"{line} (also failed: {', '.join(others)})" if others else line]
 
 
 async def repo_report(conn: asyncpg.Connection, repo_id: int) -> RepoReport:
