@@ -1,0 +1,231 @@
+"""The wire contract: v1 codecs and ids, subjects vs streams, batching, lenient decoding."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta, timezone
+from typing import Any, get_args
+
+import msgspec
+import pytest
+
+from shared.events import subjects, v1
+from shared.events.jetstream import chunk_by_size
+from shared.forge.decode import decode_lenient
+
+T0 = datetime(2024, 5, 1, 12, 30, 15, 250000, tzinfo=timezone.utc)
+ALICE = v1.User(platform_id=7, login="alice", name="Alice", email="a@example.org", created_at=T0)
+BOB = v1.User(platform_id=8, login="bob", kind="Bot")
+BUG = v1.Label(name="bug", platform_id=3, color="ff0000", description="broken")
+
+
+def _staged_samples() -> list[Any]:
+    job = {"repo_id": 5, "job_id": "collector-5-1", "attempt": 2, "seq": 3}
+    return [
+        v1.RepoObserved(**job, repo=v1.RepoMeta(platform_id=1, owner="o", name="r", stars=3, created_at=T0, owner_user=ALICE)),
+        v1.IssuesObserved(**job, items=[v1.Issue(platform_id=10, number=1, title="t", state="open", body="b\U0001f600",
+                                                 author=ALICE, assignees=[BOB], labels=[BUG], updated_at=T0)]),
+        v1.PullRequestsObserved(**job, items=[v1.PullRequest(platform_id=11, number=2, title="p", state="closed",
+                                                             draft=True, requested_reviewers=[BOB], merged_at=T0)]),
+        v1.CommentsObserved(**job, items=[v1.Comment(platform_id=12, parent_number=1, body="hi", author=BOB)]),
+        v1.CommitsObserved(**job, items=[v1.Commit(sha="a" * 40, parents=["b" * 40], author_date=T0.astimezone(
+            timezone(timedelta(hours=-7))), files=[v1.FileChange(path="x", old_path="y", added=1, deleted=None)])]),
+        v1.JobFinished(**job, phase="collector", messages=3, requests=9, error="boom", error_kind="transient",
+                       started_at=T0, finished_at=T0),
+        v1.RepoRegistered(url="https://github.com/o/r", platform="github", host="github.com", owner="o", name="r",
+                          registered_at=T0),
+        v1.JobDispatched(repo_id=5, phase="facade", job_id="facade-5-1", dispatched_at=T0),
+        v1.PhaseScheduled(repo_id=5, phase="facade", job_id="facade-5-1", state="done", next_due=T0),
+    ]
+
+
+def test_samples_cover_every_staged_type() -> None:
+    assert {type(e) for e in _staged_samples()} == set(get_args(v1.StagedEvent))
+
+
+@pytest.mark.parametrize("event", _staged_samples(), ids=lambda e: type(e).__name__)
+def test_staged_round_trip(event: Any) -> None:
+    decoded = v1.staged_decoder.decode(v1.encoder.encode(event))
+    assert type(decoded) is type(event)
+    assert decoded == event
+
+
+def test_job_and_progress_round_trip() -> None:
+    job = v1.Job(job_id="j", repo_id=1, phase="collector", url="u", platform="github", full=True, dispatched_at=T0)
+    assert v1.job_decoder.decode(v1.encoder.encode(job)) == job
+    for event in (v1.JobCommitted(repo_id=1, phase="p", job_id="j", ok=True, rows={"issues": 3}),
+                  v1.RepoAdded(repo_id=1, url="u", created=True)):
+        assert v1.progress_decoder.decode(v1.encoder.encode(event)) == event
+
+
+def test_msg_id_is_deterministic_and_ignores_the_payload() -> None:
+    a = v1.IssuesObserved(repo_id=1, job_id="j", attempt=1, seq=4, items=[])
+    b = v1.IssuesObserved(repo_id=1, job_id="j", attempt=1, seq=4,
+                          items=[v1.Issue(platform_id=1, number=1, title="t", state="open")])
+    assert v1.msg_id(a) == v1.msg_id(b) == v1.msg_id(v1.staged_decoder.decode(v1.encoder.encode(a)))
+
+
+def test_msg_id_distinct_per_job_attempt_seq_and_type() -> None:
+    ids = set()
+    kinds = [
+        lambda **k: v1.IssuesObserved(**k, items=[]),
+        lambda **k: v1.CommentsObserved(**k, items=[]),
+        lambda **k: v1.JobFinished(**k, phase="collector", messages=0),
+    ]
+    combos = list(itertools.product(["j1", "j2"], [1, 2], [0, 1, 10], kinds))
+    for job, attempt, seq, make in combos:
+        ids.add(v1.msg_id(make(repo_id=1, job_id=job, attempt=attempt, seq=seq)))
+    assert len(ids) == len(combos)
+
+
+def test_msg_ids_of_other_messages_are_distinct() -> None:
+    ids = [v1.msg_id(e) for e in _staged_samples()[5:]]
+    ids += [v1.msg_id(v1.JobCommitted(repo_id=5, phase="facade", job_id="facade-5-1", ok=True)),
+            v1.msg_id(v1.RepoAdded(repo_id=5, url="u", created=True))]
+    assert len(set(ids)) == len(ids)
+
+
+def test_job_id_is_deterministic_per_phase_repo_and_due() -> None:
+    later = T0 + timedelta(milliseconds=1)
+    assert v1.job_id("collector", 5, T0) == v1.job_id("collector", 5, T0.astimezone(timezone(timedelta(hours=9))))
+    variants = {v1.job_id(p, r, d) for p in ("collector", "facade") for r in (5, 50) for d in (T0, later)}
+    assert len(variants) == 8
+    assert v1.job_id("collector", 5, T0).startswith("collector-5-")
+
+
+# ------------------------------------------------------------------ subjects
+
+
+def matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching: ``*`` is one token, ``>`` one or more trailing tokens."""
+    p, s = pattern.split("."), subject.split(".")
+    for i, token in enumerate(p):
+        if token == ">":
+            return len(s) > i
+        if i >= len(s) or (token != "*" and token != s[i]):
+            return False
+    return len(p) == len(s)
+
+
+def overlap(a: str, b: str) -> bool:
+    """Whether some subject matches both patterns."""
+    x, y = a.split("."), b.split(".")
+    for i in range(min(len(x), len(y))):
+        if ">" in (x[i], y[i]):
+            return True
+        if "*" not in (x[i], y[i]) and x[i] != y[i]:
+            return False
+    return len(x) == len(y)
+
+
+def test_matcher_itself() -> None:
+    assert matches("a.>", "a.b.c") and not matches("a.>", "a")
+    assert matches("a.*.c", "a.b.c") and not matches("a.*", "a.b.c")
+    assert overlap("a.>", "a.b.*") and overlap("a.*.c", "a.b.>") and not overlap("a.b", "a.c.>")
+    assert not overlap("cmd.collector.>", "cmd.facade.>") and overlap("cmd.>", "cmd.facade.>")
+    assert not overlap("a.>", "a") and not overlap("a.b", "a.b.c") and overlap("a.*", "*.b")
+
+
+def test_repo_events_filter_covers_one_repo_only() -> None:
+    filters = subjects.repo_events_filter(7)
+    for source in subjects.SOURCES:
+        for kind in ("issues", "finished", "scheduled"):
+            assert any(matches(f, subjects.event_subject(source, 7, kind)) for f in filters)
+            assert not any(matches(f, subjects.event_subject(source, 70, kind)) for f in filters)
+            assert not any(matches(f, subjects.event_subject(source, 17, kind)) for f in filters)
+    assert not any(matches(f, subjects.progress_subject(7)) for f in filters)
+
+
+def _built_subjects() -> list[str]:
+    built = [subjects.command_subject(p, 3) for p in subjects.JOB_PHASES]
+    built += [subjects.event_subject(s, r, "finished") for s in subjects.SOURCES for r in (3, subjects.CONTROL_REPO_KEY)]
+    built.append(subjects.progress_subject(3))
+    built += [subjects.deadletter_subject(s) for s in list(built)]
+    return built
+
+
+@pytest.mark.parametrize("subject", _built_subjects())
+def test_every_subject_lands_in_exactly_one_stream(subject: str) -> None:
+    owners = [s.name for s in subjects.STREAMS if any(matches(f, subject) for f in s.subjects)]
+    assert len(owners) == 1, owners
+
+
+def test_stream_subjects_do_not_overlap() -> None:
+    pairs = [(a.name, fa, b.name, fb) for a, b in itertools.combinations(subjects.STREAMS, 2)
+             for fa in a.subjects for fb in b.subjects]
+    assert [p for p in pairs if overlap(p[1], p[3])] == []
+
+
+def test_work_queue_filters_are_disjoint_and_select_their_phase() -> None:
+    for a, b in itertools.combinations(subjects.JOB_PHASES, 2):
+        assert not overlap(subjects.command_filter(a), subjects.command_filter(b))
+    for phase in subjects.JOB_PHASES:
+        picked = [p for p in subjects.JOB_PHASES if matches(subjects.command_filter(phase), subjects.command_subject(p, 9))]
+        assert picked == [phase]
+    assert len({subjects.job_consumer(p) for p in subjects.JOB_PHASES}) == len(subjects.JOB_PHASES)
+
+
+# ------------------------------------------------------------------ chunk_by_size
+
+
+def _size(items: list[Any]) -> int:
+    return sum(len(msgspec.json.encode(i)) for i in items)
+
+
+@pytest.mark.parametrize(("max_items", "max_bytes"), [(1, 10**6), (3, 10**6), (100, 50), (4, 120), (7, 333)])
+def test_chunks_respect_limits_and_order(max_items: int, max_bytes: int) -> None:
+    items = [{"n": i, "pad": "x" * (i * 7 % 40)} for i in range(60)]
+    chunks = chunk_by_size(items, max_items=max_items, max_bytes=max_bytes)
+    assert [i for c in chunks for i in c] == items
+    assert all(1 <= len(c) <= max_items for c in chunks)
+    assert all(_size(c) <= max_bytes for c in chunks if len(c) > 1)
+    # Greedy: no chunk could have taken the next chunk's first item.
+    for c, nxt in itertools.pairwise(chunks):
+        assert len(c) == max_items or _size(c) + _size(nxt[:1]) > max_bytes
+
+
+def test_oversize_item_goes_alone() -> None:
+    small, big = "s", "B" * 500
+    assert chunk_by_size([small, small, big, small], max_items=10, max_bytes=100) == [[small, small], [big], [small]]
+    assert chunk_by_size([big, big], max_items=10, max_bytes=100) == [[big], [big]]
+
+
+def test_no_items_no_chunks() -> None:
+    assert chunk_by_size([], max_items=5) == []
+
+
+# ------------------------------------------------------------------ decode_lenient
+
+COMMENT = msgspec.json.Decoder(v1.Comment)
+
+
+def test_decode_lenient_fast_path() -> None:
+    body = b'{"platform_id": 1, "parent_number": 2, "body": "ok \\ud83d\\ude00"}'
+    assert decode_lenient(COMMENT, body) == v1.Comment(platform_id=1, parent_number=2, body="ok \U0001f600")
+
+
+def test_decode_lenient_cleans_lone_surrogates() -> None:
+    body = b'{"platform_id": 1, "parent_number": 2, "body": "cut \\ud83d here\\u0000", "html_url": "\\udc00"}'
+    with pytest.raises(msgspec.DecodeError):
+        COMMENT.decode(body)  # the strict parser refuses it: this is the slow path
+    comment = decode_lenient(COMMENT, body)
+    assert comment == v1.Comment(platform_id=1, parent_number=2, body="cut \ufffd here\ufffd", html_url="\ufffd")
+    comment.body.encode("utf-8")  # type: ignore[union-attr]
+
+
+def test_decode_lenient_cleans_nested_lists_and_keys() -> None:
+    decoder = msgspec.json.Decoder(list[dict[str, list[str]]])
+    assert decode_lenient(decoder, b'[{"k\\ud800": ["a\\udfff"]}]') == [{"k\ufffd": ["a\ufffd"]}]
+
+
+@pytest.mark.parametrize("body", [b'{"platform_id": 1, "parent_nu', b"", b"<html>502</html>", b"\xff\xfe{}"])
+def test_decode_lenient_rejects_non_json(body: bytes) -> None:
+    with pytest.raises(msgspec.DecodeError):
+        decode_lenient(COMMENT, body)
+
+
+@pytest.mark.parametrize("body", [b'{"platform_id": "one", "parent_number": 2}', b'{"parent_number": 2}',
+                                  b'[1, 2]', b'{"platform_id": "\\ud800", "parent_number": 2}'])
+def test_decode_lenient_wrong_shape_is_validation_error(body: bytes) -> None:
+    with pytest.raises(msgspec.ValidationError):
+        decode_lenient(COMMENT, body)
