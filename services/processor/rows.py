@@ -126,6 +126,7 @@ def build_rows(events: Iterable[v1.DataEvent], platforms: dict[int, str]) -> Bat
     pulls: dict[tuple[int, int], v1.PullRequest] = {}
     comments: dict[tuple[int, int], v1.Comment] = {}
     commits: dict[tuple[int, str], v1.Commit] = {}
+    files: dict[tuple[int, str], dict[str, v1.FileChange]] = {}
 
     for event in events:
         rid = event.repo_id
@@ -148,7 +149,10 @@ def build_rows(events: Iterable[v1.DataEvent], platforms: dict[int, str]) -> Bat
                     comments[key] = comment
         elif isinstance(event, v1.CommitsObserved):
             for commit in event.items:
-                commits[(rid, commit.sha)] = commit
+                key = (rid, commit.sha)
+                commits[key] = commit
+                # A huge commit comes as several entries: its files are their union.
+                files.setdefault(key, {}).update((f.path, f) for f in commit.files)
 
     issue_cols = Columns(ISSUE_COLUMNS)
     issue_labels: dict[tuple[int, int], list[v1.Label]] = {}
@@ -184,11 +188,13 @@ def build_rows(events: Iterable[v1.DataEvent], platforms: dict[int, str]) -> Bat
     commit_cols = Columns(COMMIT_COLUMNS)
     file_cols = Columns(FILE_COLUMNS)
     for (rid, sha), c in commits.items():
-        paths: dict[str, v1.FileChange] = {f.path: f for f in c.files}
+        paths = files[(rid, sha)]
+        count = c.file_count if c.file_count is not None else len(paths)
+        added = c.added_total if c.added_total is not None else sum(f.added or 0 for f in paths.values())
+        deleted = c.deleted_total if c.deleted_total is not None else sum(f.deleted or 0 for f in paths.values())
         commit_cols.add(rid, sha, c.parents, clean(c.author_name), clean(c.author_email), c.author_date,
                         _tz_minutes(c.author_date), clean(c.committer_name), clean(c.committer_email),
-                        c.committer_date, _tz_minutes(c.committer_date), clean(c.message), len(paths),
-                        sum(f.added or 0 for f in paths.values()), sum(f.deleted or 0 for f in paths.values()))
+                        c.committer_date, _tz_minutes(c.committer_date), clean(c.message), count, added, deleted)
         for f in paths.values():
             file_cols.add(rid, sha, clean(f.path), clean(f.old_path), f.added, f.deleted)
 

@@ -172,6 +172,11 @@ class Commit(Part):
     committer_date: datetime | None = None
     message: str = ""
     files: list[FileChange] = []
+    # Set when a huge commit's files are spread over several entries with the same sha:
+    # the whole commit's totals, which no single entry's files add up to.
+    file_count: int | None = None
+    added_total: int | None = None
+    deleted_total: int | None = None
 
 
 # -------------------------------------------------------------- staged messages
