@@ -52,11 +52,15 @@ class JobContext:
             await self.emit(event_type, kind, items=chunk)
 
     def finished(self, error: BaseException | None) -> v1.JobFinished:
+        """The job's marker. After a failure only the messages JetStream acknowledged are
+        announced: the processor waits for exactly that many (or more, if a cancelled
+        publish landed after all)."""
         kind = None if error is None else classify(error).value
         message = None if error is None else (str(error) or type(error).__name__)
         return v1.JobFinished(
             repo_id=self.job.repo_id, job_id=self.job.job_id, attempt=self.attempt, seq=self.seq,
-            phase=self.job.phase, messages=self.seq, requests=self.requests, error=message, error_kind=kind,
+            phase=self.job.phase, messages=self.seq if error is None else self.publisher.published,
+            requests=self.requests, error=message, error_kind=kind,
             started_at=self.started_at, finished_at=datetime.now(timezone.utc),
         )
 
@@ -140,8 +144,6 @@ class JobWorker(Service):
             )
         else:
             log.warning("job.failed", kind=kind.value, error=str(exc)[:300])
-        # A fresh publisher: the job's own one was closed with the failure.
-        ctx.publisher = self.publisher()
         await self._report(ctx.finished(exc))
         await msg.ack()
         self.metrics.jobs.labels(service=self.name, phase=self.phase, outcome=kind.value).inc()
