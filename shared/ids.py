@@ -40,7 +40,9 @@ def contributor_id(platform: str, platform_user_id: int) -> uuid.UUID:
 def split_contributor_id(cntrb_id: uuid.UUID) -> tuple[str, int]:
     """The inverse of :func:`contributor_id`."""
     raw = cntrb_id.bytes
-    platform = {v: k for k, v in PLATFORM_CODES.items()}[raw[0]]
+    platform = next((k for k, v in PLATFORM_CODES.items() if v == raw[0]), None)
+    if platform is None:
+        raise ValueError(f"not a contributor id (unknown platform byte {raw[0]}): {cntrb_id}")
     if raw[15] == _WIDE_MARKER:
         return platform, int.from_bytes(raw[1:8], "big")
     return platform, int.from_bytes(raw[1:5], "big")

@@ -16,6 +16,7 @@ import asyncio
 import time
 from contextlib import suppress
 from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import Any
 
 from faststream import AckPolicy
@@ -25,20 +26,29 @@ from shared.errors import ACTIONS, Action, FatalError, RateLimitedError, classif
 from shared.events import subjects, v1
 from shared.events.jetstream import MSG_ID_HEADER, Publisher, chunk_by_size
 from shared.forge.http import backoff_delay
+from shared.logging import RedactingFilter
 from shared.service import Service
 
 
 class JobContext:
     """What a running job publishes through: numbering, subjects and counting are done here."""
 
-    def __init__(self, job: v1.Job, attempt: int, source: str, publisher: Publisher) -> None:
+    def __init__(self, job: v1.Job, attempt: int, source: str, publisher: Publisher,
+                 redact: Callable[[str], str]) -> None:
         self.job = job
+        self.redact = redact
         self.attempt = attempt
         self.source = source
         self.publisher = publisher
         self.seq = 0
         self.requests = 0
         self.started_at = datetime.now(timezone.utc)
+
+    def describe(self, error: BaseException, limit: int = 2000) -> str:
+        """An error as one line for events, headers and logs: secrets masked before it is cut,
+        so no fragment of a token survives the cut."""
+        text = self.redact(str(error) or type(error).__name__).replace("\n", " ")
+        return text if len(text) <= limit else text[:limit] + "..."
 
     async def emit(self, event_type: type[v1.JobEvent], kind: str, **fields: Any) -> None:
         event = event_type(repo_id=self.job.repo_id, job_id=self.job.job_id, attempt=self.attempt,
@@ -56,7 +66,7 @@ class JobContext:
         announced: the processor waits for exactly that many (or more, if a cancelled
         publish landed after all)."""
         kind = None if error is None else classify(error).value
-        message = None if error is None else (str(error) or type(error).__name__)
+        message = None if error is None else self.describe(error)
         return v1.JobFinished(
             repo_id=self.job.repo_id, job_id=self.job.job_id, attempt=self.attempt, seq=self.seq,
             phase=self.job.phase, messages=self.seq if error is None else self.publisher.published,
@@ -73,6 +83,7 @@ class JobWorker(Service):
 
     def setup(self) -> None:
         settings = self.settings
+        self._redactor = RedactingFilter(t.reveal() for t in settings.github_tokens)
         self.broker.subscriber(
             subjects.command_filter(self.phase),
             stream=JStream(subjects.COMMANDS, declare=False),
@@ -97,7 +108,7 @@ class JobWorker(Service):
     async def _handle(self, job: v1.Job, msg: NatsMessage) -> None:
         attempt = int(msg.raw_message.metadata.num_delivered or 1)
         log = self.log.bind(repo=job.url, job=job.job_id, attempt=attempt)
-        ctx = JobContext(job, attempt, self.source, self.publisher())
+        ctx = JobContext(job, attempt, self.source, self.publisher(), self._redactor.redact)
         beat = asyncio.create_task(self._heartbeat(msg))
         started = time.perf_counter()
         log.info("job.started")
@@ -132,18 +143,18 @@ class JobWorker(Service):
             delay = backoff_delay(ctx.attempt, base=2.0, cap=300.0)
             if isinstance(exc, RateLimitedError) and exc.retry_at is not None:
                 delay = max(1.0, (exc.retry_at - datetime.now(timezone.utc)).total_seconds())
-            log.warning("job.retry", kind=kind.value, error=str(exc)[:300], delay=round(delay, 1))
+            log.warning("job.retry", kind=kind.value, error=ctx.describe(exc, 300), delay=round(delay, 1))
             self.metrics.jobs.labels(service=self.name, phase=self.phase, outcome="retry").inc()
             await msg.nack(delay=delay)
             return
         if action is Action.DEADLETTER or (action is Action.RETRY and last):
-            log.error("job.dead_lettered", kind=kind.value, error=str(exc)[:300])
+            log.error("job.dead_lettered", kind=kind.value, error=ctx.describe(exc, 300))
             await self.js.publish(
                 subjects.deadletter_subject(msg.raw_message.subject), msg.raw_message.data,
-                headers={MSG_ID_HEADER: f"dlq:{job.job_id}", "Watershed-Error": f"{kind.value}: {exc}"[:1000]},
+                headers={MSG_ID_HEADER: f"dlq:{job.job_id}", "Watershed-Error": f"{kind.value}: {ctx.describe(exc, 900)}"},
             )
         else:
-            log.warning("job.failed", kind=kind.value, error=str(exc)[:300])
+            log.warning("job.failed", kind=kind.value, error=ctx.describe(exc, 300))
         await self._report(ctx.finished(exc))
         await msg.ack()
         self.metrics.jobs.labels(service=self.name, phase=self.phase, outcome=kind.value).inc()
