@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -23,7 +23,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 Handler = Callable[[Scope], Awaitable[tuple[int, str, bytes]]]
 
 
-class Probe:
+class Probe(Protocol):
     """What /healthz and /readyz ask of each service."""
 
     name: str

@@ -42,7 +42,7 @@ class Env:
         value = self._env.get(PREFIX + name)
         return value.strip() if value is not None and value.strip() else None
 
-    def str(self, name: str, default: str) -> str:
+    def text(self, name: str, default: str) -> str:
         return self.raw(name) or default
 
     def optional_url(self, name: str, schemes: tuple[str, ...]) -> str | None:
@@ -60,7 +60,7 @@ class Env:
     def url(self, name: str, default: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
         return self.optional_url(name, schemes) or default
 
-    def int(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    def integer(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
         value = self.raw(name)
         if value is None:
             return default
@@ -72,7 +72,7 @@ class Env:
             raise SettingsError(f"{PREFIX}{name} must be between {minimum} and {maximum}, got {number}")
         return number
 
-    def float(self, name: str, default: float, *, minimum: float = 0.0) -> float:
+    def number(self, name: str, default: float, *, minimum: float = 0.0) -> float:
         value = self.raw(name)
         if value is None:
             return default
@@ -87,7 +87,7 @@ class Env:
             raise SettingsError(f"{PREFIX}{name} must be at least {minimum}, got {number}")
         return number
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         value = self.raw(name)
         if value is None:
             return default
@@ -166,28 +166,28 @@ class Settings:
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     env = Env(environ)
-    data_dir = Path(env.str("DATA_DIR", str(default_data_dir()))).expanduser()
+    data_dir = Path(env.text("DATA_DIR", str(default_data_dir()))).expanduser()
     settings = Settings(
         data_dir=data_dir,
         nats_url=env.optional_url("NATS_URL", ("nats", "tls")),
         database_url=env.optional_url("DATABASE_URL", ("postgresql", "postgres")),
         log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
         log_format=env.choice("LOG_FORMAT", "console", ("console", "json")),
-        http_host=env.str("HTTP_HOST", "127.0.0.1"),
-        http_port=env.int("HTTP_PORT", 8080, minimum=0, maximum=65535),
+        http_host=env.text("HTTP_HOST", "127.0.0.1"),
+        http_port=env.integer("HTTP_PORT", 8080, minimum=0, maximum=65535),
         github_api_url=env.url("GITHUB_API_URL", "https://api.github.com"),
         github_git_url=env.url("GITHUB_GIT_URL", "https://github.com"),
         github_tokens=env.secrets("GITHUB_TOKENS"),
-        facade_allow_local=env.bool("FACADE_ALLOW_LOCAL", False),
-        clones_dir=Path(env.str("CLONES_DIR", str(data_dir / "clones"))).expanduser(),
-        recollect_interval_s=env.float("RECOLLECT_INTERVAL", 86400.0, minimum=1.0),
-        retry_interval_s=env.float("RETRY_INTERVAL", 3600.0, minimum=1.0),
-        scheduler_tick_s=env.float("SCHEDULER_TICK", 5.0, minimum=0.05),
-        job_ack_wait_s=env.float("JOB_ACK_WAIT", 300.0, minimum=1.0),
-        job_max_deliver=env.int("JOB_MAX_DELIVER", 5, minimum=1, maximum=100),
-        shutdown_grace_s=env.float("SHUTDOWN_GRACE", 20.0, minimum=0.0),
-        processor_batch=env.int("PROCESSOR_BATCH", 500, minimum=1, maximum=10000),
-        processor_ack_wait_s=env.float("PROCESSOR_ACK_WAIT", 60.0, minimum=1.0),
+        facade_allow_local=env.flag("FACADE_ALLOW_LOCAL", False),
+        clones_dir=Path(env.text("CLONES_DIR", str(data_dir / "clones"))).expanduser(),
+        recollect_interval_s=env.number("RECOLLECT_INTERVAL", 86400.0, minimum=1.0),
+        retry_interval_s=env.number("RETRY_INTERVAL", 3600.0, minimum=1.0),
+        scheduler_tick_s=env.number("SCHEDULER_TICK", 5.0, minimum=0.05),
+        job_ack_wait_s=env.number("JOB_ACK_WAIT", 300.0, minimum=1.0),
+        job_max_deliver=env.integer("JOB_MAX_DELIVER", 5, minimum=1, maximum=100),
+        shutdown_grace_s=env.number("SHUTDOWN_GRACE", 20.0, minimum=0.0),
+        processor_batch=env.integer("PROCESSOR_BATCH", 500, minimum=1, maximum=10000),
+        processor_ack_wait_s=env.number("PROCESSOR_ACK_WAIT", 60.0, minimum=1.0),
     )
     if overrides:
         if "data_dir" in overrides and "clones_dir" not in overrides and env.raw("CLONES_DIR") is None:

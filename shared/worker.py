@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime, timezone
-from collections.abc import Callable
 from typing import Any
 
 from faststream import AckPolicy

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, NoReturn, Optional, TypeVar
 
 import typer
 from rich.console import Console
@@ -14,7 +15,15 @@ from rich.console import Console
 from shared.logging import configure_logging
 from shared.settings import Settings, SettingsError, load_settings
 from watershed import render
-from watershed.client import CliError, collect, connect_stack, request_collection, validate_urls
+from watershed.client import (
+    CliError,
+    collect,
+    connect_stack,
+    request_collection,
+    validate_urls,
+)
+
+T = TypeVar("T")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Watershed: open source community health data.")
 out = Console()
@@ -28,7 +37,7 @@ def _settings(data_dir: Path | None, **overrides: object) -> Settings:
     try:
         if data_dir is not None:
             overrides["data_dir"] = data_dir.expanduser().resolve()
-        settings = load_settings(**overrides)
+        settings = load_settings(None, **overrides)
     except SettingsError as exc:
         _fail(str(exc), code=2)
     configure_logging(settings.log_level if settings.log_level != "info" else "warning", settings.log_format,
@@ -36,19 +45,18 @@ def _settings(data_dir: Path | None, **overrides: object) -> Settings:
     return settings
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     err.print(f"[bold red]error:[/] {render.escape(message)}")
     raise typer.Exit(code)
 
 
-def _run(coro: object) -> object:
+def _run(coro: Coroutine[Any, Any, T]) -> T:
     try:
-        return asyncio.run(coro)  # type: ignore[arg-type]
+        return asyncio.run(coro)
     except CliError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         _fail("interrupted", code=130)
-    return None
 
 
 @app.command()

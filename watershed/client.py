@@ -13,9 +13,9 @@ import asyncpg
 import nats
 import nats.errors
 
+from shared.embedded.stack import discover_running
 from shared.errors import WatershedError
 from shared.events import subjects, v1
-from shared.embedded.stack import discover_running
 from shared.forge.urls import parse_repo_url
 from shared.settings import Settings
 from watershed.pipeline import Pipeline

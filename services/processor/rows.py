@@ -149,10 +149,10 @@ def build_rows(events: Iterable[v1.DataEvent], platforms: dict[int, str]) -> Bat
                     comments[key] = comment
         elif isinstance(event, v1.CommitsObserved):
             for commit in event.items:
-                key = (rid, commit.sha)
-                commits[key] = commit
+                commit_key = (rid, commit.sha)
+                commits[commit_key] = commit
                 # A huge commit comes as several entries: its files are their union.
-                files.setdefault(key, {}).update((f.path, f) for f in commit.files)
+                files.setdefault(commit_key, {}).update((f.path, f) for f in commit.files)
 
     issue_cols = Columns(ISSUE_COLUMNS)
     issue_labels: dict[tuple[int, int], list[v1.Label]] = {}
@@ -187,14 +187,14 @@ def build_rows(events: Iterable[v1.DataEvent], platforms: dict[int, str]) -> Bat
 
     commit_cols = Columns(COMMIT_COLUMNS)
     file_cols = Columns(FILE_COLUMNS)
-    for (rid, sha), c in commits.items():
+    for (rid, sha), cm in commits.items():
         paths = files[(rid, sha)]
-        count = c.file_count if c.file_count is not None else len(paths)
-        added = c.added_total if c.added_total is not None else sum(f.added or 0 for f in paths.values())
-        deleted = c.deleted_total if c.deleted_total is not None else sum(f.deleted or 0 for f in paths.values())
-        commit_cols.add(rid, sha, c.parents, clean(c.author_name), clean(c.author_email), c.author_date,
-                        _tz_minutes(c.author_date), clean(c.committer_name), clean(c.committer_email),
-                        c.committer_date, _tz_minutes(c.committer_date), clean(c.message), count, added, deleted)
+        count = cm.file_count if cm.file_count is not None else len(paths)
+        added = cm.added_total if cm.added_total is not None else sum(f.added or 0 for f in paths.values())
+        deleted = cm.deleted_total if cm.deleted_total is not None else sum(f.deleted or 0 for f in paths.values())
+        commit_cols.add(rid, sha, cm.parents, clean(cm.author_name), clean(cm.author_email), cm.author_date,
+                        _tz_minutes(cm.author_date), clean(cm.committer_name), clean(cm.committer_email),
+                        cm.committer_date, _tz_minutes(cm.committer_date), clean(cm.message), count, added, deleted)
         for f in paths.values():
             file_cols.add(rid, sha, clean(f.path), clean(f.old_path), f.added, f.deleted)
 

@@ -83,7 +83,7 @@ class Publisher:
         finally:
             self._slots.release()
 
-    async def send(self, subject: str, event: v1.StagedEvent | v1.ProgressEvent | v1.Job, msg_id: str | None = None) -> None:
+    async def send(self, subject: str, event: v1.Struct, msg_id: str | None = None) -> None:
         if self._error is not None:
             raise self._error
         payload = v1.encoder.encode(event)

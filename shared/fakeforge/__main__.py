@@ -14,7 +14,12 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from shared.fakeforge.dataset import SAMPLE_REPO, build_sample_dataset, load_dataset, save_dataset
+from shared.fakeforge.dataset import (
+    SAMPLE_REPO,
+    build_sample_dataset,
+    load_dataset,
+    save_dataset,
+)
 from shared.fakeforge.demo import demo_forge
 from shared.fakeforge.server import FakeForge
 

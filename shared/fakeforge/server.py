@@ -295,10 +295,10 @@ class FakeForge:
             if self.dataset.is_blocked(name):
                 return Reply(451, {"content-type": "text/plain"},
                              b"Repository unavailable due to DMCA takedown.\n")
-            target = self.dataset.rename_target(name)
-            if target is not None:
+            renamed = self.dataset.rename_target(name)
+            if renamed is not None:
                 # git accepts the new base only if the query it sent comes back too.
-                location = f"{GIT_PREFIX}{target.full_name}.git/{inner}"
+                location = f"{GIT_PREFIX}{renamed.full_name}.git/{inner}"
                 if query:
                     location += "?" + urlencode(query)
                 return Reply(301, {"location": location}, b"")

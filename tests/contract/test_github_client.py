@@ -18,7 +18,13 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
-from shared.errors import AuthError, BlockedError, FatalError, NotFoundError, TransientError
+from shared.errors import (
+    AuthError,
+    BlockedError,
+    FatalError,
+    NotFoundError,
+    TransientError,
+)
 from shared.forge.github import GitHubClient
 from shared.forge.ratelimit import TokenPool
 

@@ -20,7 +20,13 @@ from pathlib import Path
 import pytest
 
 from shared.events import v1
-from shared.fakeforge import SAMPLE_REPO, Dataset, FakeForge, create_sample_git_repo, load_sample_dataset
+from shared.fakeforge import (
+    SAMPLE_REPO,
+    Dataset,
+    FakeForge,
+    create_sample_git_repo,
+    load_sample_dataset,
+)
 from shared.settings import Settings, load_settings
 from watershed.client import request_collection, wait_for_jobs
 from watershed.pipeline import Pipeline

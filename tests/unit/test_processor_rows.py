@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from services.processor.rows import BatchRows, Columns, build_rows
 from shared.events import v1
 from shared.ids import contributor_id
-from services.processor.rows import BatchRows, Columns, build_rows
 
 T1 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 T2 = T1 + timedelta(days=1)

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from services.scheduler.policy import after_job, is_due, phases_for
 from shared.errors import ErrorKind
 from shared.events import subjects
-from services.scheduler.policy import after_job, is_due, phases_for
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=timezone.utc)
 RECOLLECT, RETRY = 86400.0, 3600.0

@@ -19,11 +19,23 @@ from urllib.parse import quote, urljoin, urlsplit
 import httpx
 import msgspec
 
-from shared.errors import AuthError, FatalError, NotFoundError, RateLimitedError, TransientError, WatershedError
+from shared.errors import (
+    AuthError,
+    FatalError,
+    NotFoundError,
+    RateLimitedError,
+    TransientError,
+    WatershedError,
+)
 from shared.events.v1 import Comment, Issue, PullRequest, RepoMeta
 from shared.forge.decode import decode_lenient
 from shared.forge.github import wire
-from shared.forge.github.convert import convert_comments, convert_issues, convert_pulls, convert_repo
+from shared.forge.github.convert import (
+    convert_comments,
+    convert_issues,
+    convert_pulls,
+    convert_repo,
+)
 from shared.forge.http import backoff_delay, error_for_status, parse_link_header, scrub
 from shared.forge.ratelimit import TokenPool, token_label
 
