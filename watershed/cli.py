@@ -82,7 +82,7 @@ def collect_cmd(urls: Annotated[list[str], typer.Argument(help="Repository URLs 
             err.print(f"[bold red]error:[/] {render.escape(line)}", soft_wrap=True)
         raise typer.Exit(1)
     result = _run(collect(settings, urls, timeout=timeout))
-    reports, seconds = result  # type: ignore[misc]
+    reports, seconds = result
     render.summary(out, reports, seconds, as_json=json)
     failed = [r for r in reports if r.failed]
     # One line per failed repository, never wrapped: scripts grep it, people read it once.
@@ -107,13 +107,13 @@ def add_repo(urls: Annotated[list[str], typer.Argument(help="Repository URLs.")]
             return await request_collection(ends.nats_url, urls, dispatch=False)
 
     reply = _run(run())
-    for target in reply.targets:  # type: ignore[attr-defined]
+    for target in reply.targets:
         if target.error:
             err.print(f"[bold red]error:[/] {render.escape(target.input)}: {render.escape(target.error)}")
         else:
             word = "added" if target.created else "already registered"
             out.print(f"{word}: {render.escape(target.url)} (repo {target.repo_id})")
-    raise typer.Exit(1 if any(t.error for t in reply.targets) else 0)  # type: ignore[attr-defined]
+    raise typer.Exit(1 if any(t.error for t in reply.targets) else 0)
 
 
 @app.command()
@@ -124,7 +124,7 @@ def status(urls: Annotated[Optional[list[str]], typer.Argument(help="Repository 
 
     settings = _settings(data_dir)
     reports = _run(status_reports(settings, urls or []))
-    render.status(out, reports, as_json=json)  # type: ignore[arg-type]
+    render.status(out, reports, as_json=json)
 
 
 @app.command()
@@ -134,7 +134,7 @@ def migrate(data_dir: DataDir = None) -> None:
 
     settings = _settings(data_dir)
     applied = _run(run_migrate(settings))
-    out.print(f"migrations applied: {', '.join(applied) if applied else 'none (up to date)'}")  # type: ignore[arg-type]
+    out.print(f"migrations applied: {', '.join(applied) if applied else 'none (up to date)'}")
 
 
 @app.command()
