@@ -102,7 +102,7 @@ def add_repo(urls: Annotated[list[str], typer.Argument(help="Repository URLs.")]
             err.print(f"[bold red]error:[/] {render.escape(line)}")
         raise typer.Exit(1)
 
-    async def run() -> object:
+    async def run() -> CollectReply:
         async with connect_stack(settings) as ends:
             return await request_collection(ends.nats_url, urls, dispatch=False)
 
