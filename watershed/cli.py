@@ -12,6 +12,7 @@ from typing import Annotated, Any, NoReturn, Optional, TypeVar
 import typer
 from rich.console import Console
 
+from shared.events.v1 import CollectReply
 from shared.logging import configure_logging
 from shared.settings import Settings, SettingsError, load_settings
 from watershed import render
