@@ -38,14 +38,17 @@ class Endpoints:
 
 @asynccontextmanager
 async def connect_stack(settings: Settings, *, start_if_missing: bool = True) -> AsyncIterator[Endpoints]:
-    """The configured servers, else the stack running in the data dir, else a new in-process one."""
+    """Services already running (on the configured servers, or the stack of the data dir);
+    otherwise the six services in this process, on the configured servers or embedded ones."""
     if settings.nats_url and settings.database_url:
-        yield Endpoints(settings.nats_url, settings.database_url, None, None)
-        return
-    running = discover_running(settings.data_dir)
-    if running is not None:
-        yield Endpoints(running.nats_url, running.database_url, running.http_url, None)
-        return
+        if await scheduler_answers(settings.nats_url):
+            yield Endpoints(settings.nats_url, settings.database_url, None, None)
+            return
+    else:
+        running = discover_running(settings.data_dir)
+        if running is not None:
+            yield Endpoints(running.nats_url, running.database_url, running.http_url, None)
+            return
     if not start_if_missing:
         raise CliError(f"no Watershed stack is running in {settings.data_dir} (start one with `watershed up`)")
     pipeline = Pipeline(settings, http_port=0)
@@ -54,6 +57,22 @@ async def connect_stack(settings: Settings, *, start_if_missing: bool = True) ->
         yield Endpoints(pipeline.servers.nats_url, pipeline.servers.database_url, pipeline.http_url, pipeline)
     finally:
         await pipeline.stop()
+
+
+async def scheduler_answers(nats_url: str) -> bool:
+    """Whether a scheduler listens on this NATS (an empty request registers nothing)."""
+    try:
+        nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=1)
+    except Exception as exc:  # noqa: BLE001 - any failure to connect is the user's to see
+        raise CliError(f"cannot connect to NATS at {nats_url}: {exc or type(exc).__name__}") from None
+    try:
+        await nc.request(subjects.CONTROL_COLLECT, v1.encoder.encode(v1.CollectRequest(urls=[], dispatch=False)),
+                         timeout=10)
+        return True
+    except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+        return False
+    finally:
+        await nc.close()
 
 
 def validate_urls(settings: Settings, urls: list[str]) -> list[str]:
