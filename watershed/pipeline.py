@@ -7,7 +7,6 @@ services are the same objects ``python -m services.<name>`` runs alone.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from types import TracebackType
 
 from services.analysis.app import create_app as create_analysis
@@ -143,6 +142,3 @@ class Pipeline:
                         tb: TracebackType | None) -> None:
         await asyncio.shield(self.stop())
 
-
-def demo_workdir(data_dir: Path) -> Path:
-    return data_dir / "demo"
