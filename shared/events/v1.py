@@ -17,13 +17,21 @@ from typing import Union
 
 import msgspec
 
+from shared.events.facts import (  # noqa: F401 - re-exported: v1.Issue etc.
+    Comment,
+    Commit,
+    FileChange,
+    Issue,
+    Label,
+    Part,
+    PullRequest,
+    RepoMeta,
+    User,
+)
+
 
 class Struct(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="type"):
     """Base of every wire struct."""
-
-
-class Part(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """Base of nested values (not messages on their own)."""
 
 
 # --------------------------------------------------------------------------- jobs
@@ -42,141 +50,6 @@ class Job(Struct, tag="job"):
     name: str = ""
     full: bool = False  # ignore cursors: full resync
     dispatched_at: datetime | None = None
-
-
-# ------------------------------------------------------------------ nested facts
-
-
-class User(Part):
-    platform_id: int
-    login: str
-    node_id: str = ""
-    kind: str = "User"  # User | Bot | Organization | Mannequin | Ghost
-    name: str | None = None
-    email: str | None = None
-    avatar_url: str = ""
-    html_url: str = ""
-    created_at: datetime | None = None
-
-
-class Label(Part):
-    name: str
-    platform_id: int | None = None
-    color: str = ""
-    description: str | None = None
-
-
-class RepoMeta(Part):
-    platform_id: int
-    owner: str
-    name: str
-    node_id: str = ""
-    description: str | None = None
-    homepage: str | None = None
-    default_branch: str = ""
-    language: str | None = None
-    license: str | None = None
-    is_fork: bool = False
-    is_archived: bool = False
-    is_disabled: bool = False
-    stars: int = 0
-    forks: int = 0
-    watchers: int = 0
-    open_issues: int = 0
-    html_url: str = ""
-    clone_url: str = ""
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    pushed_at: datetime | None = None
-    owner_user: User | None = None
-
-
-class Issue(Part):
-    platform_id: int
-    number: int
-    title: str
-    state: str  # open | closed
-    node_id: str = ""
-    body: str | None = None
-    state_reason: str | None = None
-    locked: bool = False
-    author: User | None = None
-    closed_by: User | None = None
-    assignees: list[User] = []
-    labels: list[Label] = []
-    milestone: str | None = None
-    comments: int = 0
-    html_url: str = ""
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    closed_at: datetime | None = None
-
-
-class PullRequest(Part):
-    platform_id: int
-    number: int
-    title: str
-    state: str  # open | closed
-    node_id: str = ""
-    body: str | None = None
-    draft: bool = False
-    locked: bool = False
-    author: User | None = None
-    author_association: str | None = None
-    assignees: list[User] = []
-    requested_reviewers: list[User] = []
-    labels: list[Label] = []
-    milestone: str | None = None
-    html_url: str = ""
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    closed_at: datetime | None = None
-    merged_at: datetime | None = None
-    merge_commit_sha: str | None = None
-    head_ref: str | None = None
-    head_sha: str | None = None
-    head_repo: str | None = None  # owner/name of the head repository (None when deleted)
-    base_ref: str | None = None
-    base_sha: str | None = None
-
-
-class Comment(Part):
-    """A comment on an issue or a pull request's conversation (not a review comment)."""
-
-    platform_id: int
-    parent_number: int  # the issue or pull request number
-    node_id: str = ""
-    body: str | None = None
-    author: User | None = None
-    author_association: str | None = None
-    html_url: str = ""
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-
-
-class FileChange(Part):
-    path: str
-    old_path: str | None = None  # set on renames and copies
-    added: int | None = None  # None for binary files
-    deleted: int | None = None
-
-
-class Commit(Part):
-    sha: str
-    parents: list[str] = []
-    author_name: str = ""
-    author_email: str = ""
-    author_date: datetime | None = None
-    committer_name: str = ""
-    committer_email: str = ""
-    committer_date: datetime | None = None
-    message: str = ""
-    files: list[FileChange] = []
-    # Set when a huge commit's files are spread over several entries with the same sha:
-    # the whole commit's totals, which no single entry's files add up to.
-    file_count: int | None = None
-    added_total: int | None = None
-    deleted_total: int | None = None
 
 
 # -------------------------------------------------------------- staged messages
