@@ -18,14 +18,25 @@ from typing import Union
 import msgspec
 
 from shared.events.facts import (  # noqa: F401 - re-exported: v1.Issue etc.
+    CloneDay,
     Comment,
     Commit,
+    Contribution,
     FileChange,
     Issue,
+    IssueEvent,
     Label,
     Part,
+    PrCommit,
+    PrFile,
     PullRequest,
+    PullRequestDetail,
+    Release,
+    RepoInfo,
     RepoMeta,
+    Review,
+    ReviewComment,
+    Team,
     User,
 )
 
@@ -84,12 +95,70 @@ class CommitsObserved(JobEvent, tag="commits", kw_only=True):
     items: list[Commit]
 
 
+class ReviewsObserved(JobEvent, tag="reviews", kw_only=True):
+    items: list[Review]
+
+
+class ReviewCommentsObserved(JobEvent, tag="review_comments", kw_only=True):
+    items: list[ReviewComment]
+
+
+class PrCommitsObserved(JobEvent, tag="pr_commits", kw_only=True):
+    items: list[PrCommit]
+
+
+class PrFilesObserved(JobEvent, tag="pr_files", kw_only=True):
+    items: list[PrFile]
+
+
+class PullRequestDetailsObserved(JobEvent, tag="pr_details", kw_only=True):
+    items: list[PullRequestDetail]
+
+
+class IssueEventsObserved(JobEvent, tag="issue_events", kw_only=True):
+    items: list[IssueEvent]
+
+
+class ReleasesObserved(JobEvent, tag="releases", kw_only=True):
+    items: list[Release]
+
+
+class RepoInfoObserved(JobEvent, tag="repo_info", kw_only=True):
+    info: RepoInfo
+    observed_at: datetime
+
+
+class ContributorsObserved(JobEvent, tag="contributors", kw_only=True):
+    items: list[Contribution]
+
+
+class CloneTrafficObserved(JobEvent, tag="clone_traffic", kw_only=True):
+    items: list[CloneDay]
+
+
+class OrgMembersObserved(JobEvent, tag="org_members", kw_only=True):
+    org: str
+    items: list[User]
+
+
+class CursorObserved(JobEvent, tag="cursor", kw_only=True):
+    """How far a stream of this repository has been read. The processor makes it the
+    stored cursor only when the whole job is committed: a half-done pass never moves it."""
+
+    stream: str
+    value: str | None = None  # e.g. the highest updated_at seen, ISO 8601
+    etag: str | None = None
+
+
 class JobFinished(JobEvent, tag="job_finished", kw_only=True):
     """Last message of a job attempt: how many data messages came before it."""
 
     phase: str
     messages: int
-    requests: int = 0
+    requests: int = 0  # every HTTP request made, retries included
+    requests_graphql: int = 0  # of which GraphQL
+    not_modified: int = 0  # of which answered 304 (free with a token)
+    charged: int = 0  # quota actually spent: REST requests that cost, plus GraphQL points
     error: str | None = None
     error_kind: str | None = None  # see shared.errors.ErrorKind
     started_at: datetime | None = None
@@ -126,7 +195,10 @@ class PhaseScheduled(Struct, tag="phase_scheduled"):
 
 
 DataEvent = Union[
-    RepoObserved, IssuesObserved, PullRequestsObserved, CommentsObserved, CommitsObserved
+    RepoObserved, IssuesObserved, PullRequestsObserved, CommentsObserved, CommitsObserved, ReviewsObserved,
+    ReviewCommentsObserved, PrCommitsObserved, PrFilesObserved, PullRequestDetailsObserved, IssueEventsObserved,
+    ReleasesObserved, RepoInfoObserved, ContributorsObserved, CloneTrafficObserved, OrgMembersObserved,
+    CursorObserved,
 ]
 StagedEvent = Union[
     RepoObserved,
@@ -134,6 +206,18 @@ StagedEvent = Union[
     PullRequestsObserved,
     CommentsObserved,
     CommitsObserved,
+    ReviewsObserved,
+    ReviewCommentsObserved,
+    PrCommitsObserved,
+    PrFilesObserved,
+    PullRequestDetailsObserved,
+    IssueEventsObserved,
+    ReleasesObserved,
+    RepoInfoObserved,
+    ContributorsObserved,
+    CloneTrafficObserved,
+    OrgMembersObserved,
+    CursorObserved,
     JobFinished,
     RepoRegistered,
     JobDispatched,
