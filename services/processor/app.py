@@ -175,6 +175,7 @@ class Processor(Service):
                 todo = [e for e in todo if e.repo_id in platforms]  # a deleted repository's late events
                 written = await apply_rows(conn, self.sql, build_rows(todo, platforms))  # type: ignore[arg-type]
                 await jobs.record_started(conn, {e.job_id for e in todo})
+                await jobs.record_cursors(conn, [e for e in todo if isinstance(e, v1.CursorObserved)])
             await jobs.record_finished(conn, finished)
             touched = {e.job_id for e in data} | {e.job_id for e in finished}
             for done in await jobs.complete_jobs(conn, touched):

@@ -88,14 +88,28 @@ async def record_started(conn: asyncpg.Connection, jobs: Iterable[str]) -> None:
     )
 
 
+async def record_cursors(conn: asyncpg.Connection, events: Iterable[v1.CursorObserved]) -> None:
+    """Cursors wait beside the job until it is complete (see :func:`complete_jobs`)."""
+    rows = [(e.job_id, e.attempt, e.repo_id, e.stream, e.value, e.etag) for e in events]
+    if rows:
+        await conn.executemany(
+            "INSERT INTO ops.pending_cursors (job_id, attempt, repo_id, stream, value, etag)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (job_id, attempt, stream)"
+            " DO UPDATE SET value = excluded.value, etag = excluded.etag",
+            rows,
+        )
+
+
 async def record_finished(conn: asyncpg.Connection, events: Iterable[v1.JobFinished]) -> None:
     for e in events:
         await conn.execute(
             "INSERT INTO ops.collection_status (repo_id, phase, state, job_id, attempt, expected_messages,"
-            "  requests, started_at, finished_at, last_error, error_kind)"
-            " VALUES ($1, $2, 'collecting', $3, $4, $5, $6, $7, $8, $9, $10)"
+            "  requests, started_at, finished_at, last_error, error_kind, requests_graphql, not_modified, charged)"
+            " VALUES ($1, $2, 'collecting', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
             " ON CONFLICT (repo_id, phase) DO UPDATE SET job_id = excluded.job_id, attempt = excluded.attempt,"
             " expected_messages = excluded.expected_messages, requests = excluded.requests,"
+            " requests_graphql = excluded.requests_graphql, not_modified = excluded.not_modified,"
+            " charged = excluded.charged,"
             " started_at = excluded.started_at, finished_at = excluded.finished_at,"
             " last_error = coalesce(excluded.last_error, ops.collection_status.last_error),"
             " error_kind = excluded.error_kind,"
@@ -106,7 +120,7 @@ async def record_finished(conn: asyncpg.Connection, events: Iterable[v1.JobFinis
             " WHERE ops.collection_status.job_id IS DISTINCT FROM excluded.job_id"
             "    OR ops.collection_status.attempt IS NULL OR ops.collection_status.attempt <= excluded.attempt",
             e.repo_id, e.phase, e.job_id, e.attempt, e.messages, e.requests, e.started_at, e.finished_at,
-            e.error, e.error_kind,
+            e.error, e.error_kind, e.requests_graphql, e.not_modified, e.charged,
         )
 
 
@@ -118,7 +132,7 @@ async def complete_jobs(conn: asyncpg.Connection, jobs: Iterable[str]) -> list[C
         " AND s.expected_messages IS NOT NULL"
         " AND s.expected_messages <= (SELECT count(*) FROM ops.job_messages m"
         "                             WHERE m.job_id = s.job_id AND m.attempt = s.attempt)"
-        " RETURNING s.repo_id, s.phase, s.job_id, s.last_error, s.error_kind, s.requests",
+        " RETURNING s.repo_id, s.phase, s.job_id, s.attempt, s.last_error, s.error_kind, s.requests",
         list(jobs),
     )
     done = []
@@ -127,6 +141,15 @@ async def complete_jobs(conn: asyncpg.Connection, jobs: Iterable[str]) -> list[C
         done.append(Completed(r["repo_id"], r["phase"], r["job_id"], ok, None if ok else r["last_error"],
                               r["error_kind"], r["requests"]))
         if ok:
+            # The pass is complete: what it read becomes where the next one starts.
+            await conn.execute(
+                "INSERT INTO ops.cursors (repo_id, stream, value, etag, updated_at)"
+                " SELECT repo_id, stream, value, etag, now() FROM ops.pending_cursors"
+                " WHERE job_id = $1 AND attempt = $2"
+                " ON CONFLICT (repo_id, stream) DO UPDATE SET value = excluded.value, etag = excluded.etag,"
+                " updated_at = now()",
+                r["job_id"], r["attempt"],
+            )
             # A repository that answers again (after a forced collection) is active again.
             await conn.execute(
                 "UPDATE data.repos SET state = 'active', state_reason = NULL WHERE repo_id = $1 AND state <> 'active'",
@@ -139,7 +162,9 @@ async def complete_jobs(conn: asyncpg.Connection, jobs: Iterable[str]) -> list[C
                 r["repo_id"], state, r["last_error"],
             )
     if done:
-        await conn.execute("DELETE FROM ops.job_messages WHERE job_id = ANY($1::text[])", [d.job_id for d in done])
+        finished_jobs = [d.job_id for d in done]
+        await conn.execute("DELETE FROM ops.job_messages WHERE job_id = ANY($1::text[])", finished_jobs)
+        await conn.execute("DELETE FROM ops.pending_cursors WHERE job_id = ANY($1::text[])", finished_jobs)
     return done
 
 

@@ -13,28 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from services.processor.children import build_children, see_singles
+from services.processor.columns import Columns, ContributorIndex
 from shared.events import v1
-from shared.ids import contributor_id
 from shared.text import clean
-
-
-@dataclass
-class Columns:
-    """Column-major rows: ``names`` and one list per name."""
-
-    names: tuple[str, ...]
-    data: list[list[object]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        if not self.data:
-            self.data = [[] for _ in self.names]
-
-    def add(self, *values: object) -> None:
-        for column, value in zip(self.data, values, strict=True):
-            column.append(value)
-
-    def __len__(self) -> int:
-        return len(self.data[0]) if self.data else 0
 
 
 def _newer(candidate: datetime | None, current: datetime | None) -> bool:
@@ -45,31 +27,6 @@ def _tz_minutes(moment: datetime | None) -> int | None:
     if moment is None or moment.utcoffset() is None:
         return None
     return int(moment.utcoffset().total_seconds() // 60)  # type: ignore[union-attr]
-
-
-class ContributorIndex:
-    """Collects every user seen in a batch; one row per user, ids derived, not looked up."""
-
-    def __init__(self) -> None:
-        self._users: dict[uuid.UUID, tuple[str, v1.User]] = {}
-
-    def see(self, platform: str, user: v1.User | None) -> uuid.UUID | None:
-        if user is None:
-            return None
-        cid = contributor_id(platform, user.platform_id)
-        known = self._users.get(cid)
-        # Richer records (with name/email) win over the bare ones embedded in lists.
-        if known is None or (user.name or user.email or user.created_at) and not (known[1].name or known[1].email):
-            self._users[cid] = (platform, user)
-        return cid
-
-    def columns(self) -> Columns:
-        cols = Columns(("cntrb_id", "platform", "platform_user_id", "login", "node_id", "kind", "name",
-                        "email", "avatar_url", "html_url", "created_at"))
-        for cid, (platform, u) in self._users.items():
-            cols.add(cid, platform, u.platform_id, clean(u.login), u.node_id or None, u.kind, clean(u.name),
-                     clean(u.email), u.avatar_url or None, u.html_url or None, u.created_at)
-        return cols
 
 
 def _labels(labels: list[v1.Label]) -> list[v1.Label]:
@@ -93,11 +50,16 @@ class BatchRows:
     messages: Columns
     commits: Columns
     commit_files: Columns
+    children: dict[str, Columns] = field(default_factory=dict)  # table -> rows (see children.SPECS)
+    singles: list[v1.JobEvent] = field(default_factory=list)  # PR details, repo info, org members
+    people: ContributorIndex = field(default_factory=ContributorIndex)
+    platforms: dict[int, str] = field(default_factory=dict)
 
     @property
     def row_count(self) -> int:
         return (len(self.contributors) + len(self.repos) + len(self.issues) + len(self.pulls)
                 + len(self.messages) + len(self.commits) + len(self.commit_files)
+                + sum(map(len, self.children.values()))
                 + sum(map(len, self.issue_labels.values())) + sum(map(len, self.issue_assignees.values()))
                 + sum(map(len, self.pull_labels.values())) + sum(map(len, self.pull_assignees.values()))
                 + sum(map(len, self.pull_reviewers.values())))
@@ -118,8 +80,12 @@ COMMIT_COLUMNS = ("repo_id", "sha", "parents", "author_name", "author_email", "a
 FILE_COLUMNS = ("repo_id", "sha", "path", "old_path", "added", "deleted")
 
 
+SINGLES = (v1.PullRequestDetailsObserved, v1.RepoInfoObserved, v1.OrgMembersObserved)
+
+
 def build_rows(events: Iterable[v1.DataEvent], platforms: dict[int, str]) -> BatchRows:
     """Rows for one batch. ``platforms`` maps repo_id to its platform (for contributor ids)."""
+    events = list(events)
     people = ContributorIndex()
     repos: dict[int, tuple[v1.RepoMeta, uuid.UUID | None]] = {}
     issues: dict[tuple[int, int], v1.Issue] = {}
@@ -198,7 +164,11 @@ def build_rows(events: Iterable[v1.DataEvent], platforms: dict[int, str]) -> Bat
         for f in paths.values():
             file_cols.add(rid, sha, clean(f.path), clean(f.old_path), f.added, f.deleted)
 
+    children = build_children(events, platforms, people)
+    singles = [e for e in events if isinstance(e, SINGLES)]
+    see_singles(singles, platforms, people)
     return BatchRows(
+        children=children, singles=singles, people=people, platforms=platforms,
         contributors=people.columns(),
         repos=[(rid, meta, owner) for rid, (meta, owner) in repos.items()],
         issues=issue_cols, issue_labels=issue_labels, issue_assignees=issue_assignees,

@@ -12,6 +12,7 @@ from collections import Counter
 
 import asyncpg
 
+from services.processor.children import apply_children, apply_singles, statements
 from services.processor.rows import BatchRows, Columns
 
 _TYPES = {
@@ -109,6 +110,7 @@ class Statements:
                                     _update_newer("data.messages", r.MESSAGE_COLUMNS, ("repo_id", "platform_msg_id")))
         self.commits = _upsert_sql("data.commits", r.COMMIT_COLUMNS, "repo_id, sha", "DO NOTHING")
         self.files = _upsert_sql("data.commit_files", r.FILE_COLUMNS, "repo_id, sha, path", "DO NOTHING")
+        self.children = statements()
 
 
 _REPO_UPDATE = """
@@ -172,4 +174,6 @@ async def apply_rows(conn: asyncpg.Connection, sql: Statements, rows: BatchRows)
     written["commits"] += len(rows.commits)
     await _upsert(conn, sql.files, rows.commit_files)
     written["commit_files"] += len(rows.commit_files)
+    written.update(await apply_children(conn, rows.children, sql.children))
+    written.update(await apply_singles(conn, rows.singles, rows.platforms, rows.people))
     return written

@@ -157,6 +157,7 @@ class PullRequestDetail(Part):
     """What only the single-PR view (or GraphQL) knows about a pull request."""
 
     number: int
+    platform_id: int | None = None  # the pull request's id: lets details land before the PR row
     merged_by: User | None = None
     merge_state: str | None = None  # GitHub mergeStateStatus: CLEAN, DIRTY, BLOCKED, ...
     mergeable: str | None = None  # MERGEABLE | CONFLICTING | UNKNOWN
