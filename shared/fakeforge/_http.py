@@ -45,14 +45,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         length = int(self.headers.get("content-length") or 0)
-        if length:
-            self.rfile.read(length)
+        body = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
         query = parse_qsl(parts.query, keep_blank_values=True)
         forge = cast("_Server", self.server).forge
         reply = forge.handle(self.command, parts.path, query,
                              bearer_token(self.headers.get("authorization")),
-                             self.client_address[0], self.headers.get("if-none-match"))
+                             self.client_address[0], self.headers.get("if-none-match"),
+                             body=body)
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)

@@ -1,4 +1,5 @@
-"""GitHub's primary ("core") rate limit: a fixed hourly window per token or per client."""
+"""GitHub's primary rate limits: a fixed hourly window per token or per client, one per
+resource ("core" for REST, "graphql" for GraphQL points), as GitHub keeps them apart."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ class Quota:
     remaining: int
     reset: int
     used: int
+    resource: str = "core"
 
     def headers(self) -> dict[str, str]:
         return {
@@ -29,7 +31,7 @@ class Quota:
             "x-ratelimit-remaining": str(self.remaining),
             "x-ratelimit-reset": str(self.reset),
             "x-ratelimit-used": str(self.used),
-            "x-ratelimit-resource": "core",
+            "x-ratelimit-resource": self.resource,
         }
 
 
@@ -39,8 +41,9 @@ class RateLimiter:
         self._windows: dict[str, _Window] = {}
         self._lock = threading.Lock()
 
-    def _window(self, key: str, limit: int) -> _Window:
+    def _window(self, key: str, limit: int, resource: str) -> _Window:
         now = int(self._clock())
+        key = f"{resource}:{key}"
         window = self._windows.get(key)
         if window is None or now >= window.reset:
             window = self._windows[key] = _Window(limit=limit, reset=now + WINDOW_SECONDS)
@@ -48,16 +51,18 @@ class RateLimiter:
         window.limit = limit
         return window
 
-    def quota(self, key: str, limit: int) -> Quota:
+    def quota(self, key: str, limit: int, *, resource: str = "core") -> Quota:
         with self._lock:
-            w = self._window(key, limit)
-            return Quota(w.limit, max(0, w.limit - w.used), w.reset, min(w.used, w.limit))
+            w = self._window(key, limit, resource)
+            return Quota(w.limit, max(0, w.limit - w.used), w.reset, min(w.used, w.limit),
+                         resource)
 
-    def spend(self, key: str, limit: int) -> Quota:
+    def spend(self, key: str, limit: int, *, cost: int = 1, resource: str = "core") -> Quota:
+        """Charge `cost` (GraphQL points; 1 per REST request), capped at the limit."""
         with self._lock:
-            w = self._window(key, limit)
-            w.used = min(w.used + 1, w.limit)
-            return Quota(w.limit, w.limit - w.used, w.reset, w.used)
+            w = self._window(key, limit, resource)
+            w.used = min(w.used + cost, w.limit)
+            return Quota(w.limit, w.limit - w.used, w.reset, w.used, resource)
 
     def reset(self) -> None:
         with self._lock:

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from shared.fakeforge._api import DOCS, Api, ApiResponse, not_found
+from shared.fakeforge._graphql import graphql_reply, is_graphql_path
 from shared.fakeforge._http import Handler, Reply
 from shared.fakeforge._ratelimit import Quota, RateLimiter
 from shared.fakeforge.dataset import Dataset, encode_json
@@ -84,6 +85,9 @@ class FakeForge:
         self.latency = 0.0  # seconds added to every API request
         self.anonymous_rate_limit = anonymous_rate_limit
         self.tokens = set(tokens) if tokens is not None else None
+        self.graphql_rate_limit = 5000  # points per hour in the token's `graphql` bucket
+        # GraphQL queries requesting more nodes than this answer 502, as big ones do on GitHub.
+        self.graphql_max_nodes_before_502: int | None = None
         self._api = Api(dataset, page_size_max=page_size_max,
                         repository_id_links=repository_id_links)
         self._address = (host, port)
@@ -217,7 +221,7 @@ class FakeForge:
         return None
 
     def handle(self, method: str, path: str, query: list[tuple[str, str]], token: str | None,
-               client: str, if_none_match: str | None) -> Reply:
+               client: str, if_none_match: str | None, body: bytes = b"") -> Reply:
         if self.latency:
             time.sleep(self.latency)  # a slow forge, for tests that stop services mid-job
         fault = self._take_fault(path)
@@ -225,6 +229,8 @@ class FakeForge:
             reply = self._fault_reply(fault, token, client)
         elif path.startswith(GIT_PREFIX):
             reply = self._git(method, path, query)
+        elif is_graphql_path(path):
+            reply = graphql_reply(self, method, token, body, _user_id)
         else:
             reply = self._api_reply(method, path, query, token, client, if_none_match)
         if fault is not None and fault.status is None:
