@@ -71,18 +71,31 @@ def up(data_dir: DataDir = None,
     _run(serve(settings, http_port, out))
 
 
+Timeout = Annotated[float, typer.Option(help="Seconds to wait for the rows.")]
+
+
 @app.command("collect")
 def collect_cmd(urls: Annotated[list[str], typer.Argument(help="Repository URLs (GitHub or any git remote).")],
-                data_dir: DataDir = None, json: Json = False,
-                timeout: Annotated[float, typer.Option(help="Seconds to wait for the rows.")] = 3600.0) -> None:
+                data_dir: DataDir = None, json: Json = False, timeout: Timeout = 3600.0) -> None:
     """Register repositories, collect every phase now, wait until the rows are committed, print a summary."""
+    _collect(urls, data_dir, json, timeout, full=False)
+
+
+@app.command("recollect")
+def recollect_cmd(urls: Annotated[list[str], typer.Argument(help="Repository URLs.")],
+                  data_dir: DataDir = None, json: Json = False, timeout: Timeout = 3600.0) -> None:
+    """A full resync: collect everything again, ignoring stored cursors and ETags."""
+    _collect(urls, data_dir, json, timeout, full=True)
+
+
+def _collect(urls: list[str], data_dir: Path | None, json: bool, timeout: float, *, full: bool) -> None:
     settings = _settings(data_dir)
     errors = validate_urls(settings, urls)
     if errors:
         for line in errors:
             err.print(f"[bold red]error:[/] {render.escape(line)}", soft_wrap=True)
         raise typer.Exit(1)
-    result = _run(collect(settings, urls, timeout=timeout))
+    result = _run(collect(settings, urls, timeout=timeout, full=full))
     reports, seconds = result
     render.summary(out, reports, seconds, as_json=json)
     failed = [r for r in reports if r.failed]

@@ -86,11 +86,12 @@ def validate_urls(settings: Settings, urls: list[str]) -> list[str]:
     return errors
 
 
-async def request_collection(nats_url: str, urls: list[str], *, dispatch: bool, timeout: float = 120.0) -> v1.CollectReply:
+async def request_collection(nats_url: str, urls: list[str], *, dispatch: bool, full: bool = False,
+                             timeout: float = 120.0) -> v1.CollectReply:
     nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3)
     try:
-        msg = await nc.request(subjects.CONTROL_COLLECT,
-                               v1.encoder.encode(v1.CollectRequest(urls=urls, dispatch=dispatch)), timeout=timeout)
+        request = v1.CollectRequest(urls=urls, dispatch=dispatch, full=full)
+        msg = await nc.request(subjects.CONTROL_COLLECT, v1.encoder.encode(request), timeout=timeout)
     except nats.errors.NoRespondersError:
         raise CliError(f"no scheduler is listening on {nats_url}; is the stack running?") from None
     except nats.errors.TimeoutError:
@@ -131,11 +132,12 @@ async def wait_for_jobs(database_url: str, reply: v1.CollectReply, *, timeout: f
         await conn.close()
 
 
-async def collect(settings: Settings, urls: list[str], *, timeout: float) -> tuple[list[RepoReport], float]:
+async def collect(settings: Settings, urls: list[str], *, timeout: float,
+                  full: bool = False) -> tuple[list[RepoReport], float]:
     started = time.monotonic()
     async with connect_stack(settings) as ends:
         requested_at = datetime.now(timezone.utc)
-        reply = await request_collection(ends.nats_url, urls, dispatch=True)
+        reply = await request_collection(ends.nats_url, urls, dispatch=True, full=full)
         await wait_for_jobs(ends.database_url, reply, timeout=timeout, requested_at=requested_at)
         reports = await reports_for(ends.database_url, reply)
     return reports, time.monotonic() - started

@@ -10,7 +10,8 @@ from rich.table import Table
 
 from watershed.report import RepoReport, to_json
 
-ENTITIES = ("issues", "pull_requests", "messages", "issue_labels", "commits", "commit_files", "contributors")
+ENTITIES = ("issues", "pull_requests", "issue_comments", "review_comments", "reviews", "issue_events", "pr_commits",
+            "pr_files", "labels", "releases", "contributors", "commits", "commit_files")
 
 
 def escape(text: str) -> str:
@@ -42,10 +43,10 @@ def summary(console: Console, reports: list[RepoReport], seconds: float, *, as_j
             table.add_row("-", "[red]error[/]", "-", "-", escape(report.error))
         console.print(table)
         if report.rows:
-            console.print("  rows: " + ", ".join(f"{k} {report.rows.get(k, 0)}" for k in ENTITIES))
+            console.print("  rows: " + ", ".join(f"{k} {report.rows[k]}" for k in ENTITIES if report.rows.get(k)))
     total_rows = sum(sum(r.rows.values()) for r in reports)
-    console.print(f"[bold]{len(reports)} repositories, {total_rows} rows, "
-                  f"{sum(r.requests for r in reports)} API requests, {seconds:.1f}s[/]")
+    made = sum(r.requests.get("rest", 0) + r.requests.get("graphql", 0) for r in reports)
+    console.print(f"[bold]{len(reports)} repositories, {total_rows} rows, {made} API requests, {seconds:.1f}s[/]")
 
 
 def status(console: Console, reports: list[RepoReport], *, as_json: bool) -> None:

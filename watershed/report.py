@@ -8,21 +8,37 @@ from typing import Any
 import asyncpg
 import msgspec
 
-# Rows per entity of one repository. Contributors are those the repository's facts name.
+# Rows per entity of one repository (the keys `status --json` promises). Contributors are the
+# people the repository's facts name.
 _COUNTS = """
 SELECT
   (SELECT count(*) FROM data.issues WHERE repo_id = $1) AS issues,
   (SELECT count(*) FROM data.pull_requests WHERE repo_id = $1) AS pull_requests,
-  (SELECT count(*) FROM data.messages WHERE repo_id = $1) AS messages,
-  (SELECT count(*) FROM data.issue_labels l JOIN data.issues i USING (issue_id) WHERE i.repo_id = $1) AS issue_labels,
-  (SELECT count(*) FROM data.commits WHERE repo_id = $1) AS commits,
-  (SELECT count(*) FROM data.commit_files WHERE repo_id = $1) AS commit_files,
+  (SELECT count(*) FROM data.messages WHERE repo_id = $1) AS issue_comments,
+  (SELECT count(*) FROM data.review_comments WHERE repo_id = $1) AS review_comments,
+  (SELECT count(*) FROM data.reviews WHERE repo_id = $1) AS reviews,
+  (SELECT count(*) FROM data.issue_events WHERE repo_id = $1) AS issue_events,
+  (SELECT count(*) FROM data.pr_commits WHERE repo_id = $1) AS pr_commits,
+  (SELECT count(*) FROM data.pr_files WHERE repo_id = $1) AS pr_files,
+  (SELECT count(*) FROM data.issue_labels l JOIN data.issues i USING (issue_id) WHERE i.repo_id = $1)
+  + (SELECT count(*) FROM data.pull_request_labels l JOIN data.pull_requests p USING (pull_request_id)
+     WHERE p.repo_id = $1) AS labels,
+  (SELECT count(*) FROM data.releases WHERE repo_id = $1) AS releases,
   (SELECT count(*) FROM (
-      SELECT author_id FROM data.issues WHERE repo_id = $1 AND author_id IS NOT NULL
-      UNION SELECT author_id FROM data.pull_requests WHERE repo_id = $1 AND author_id IS NOT NULL
-      UNION SELECT author_id FROM data.messages WHERE repo_id = $1 AND author_id IS NOT NULL
+      SELECT author_id FROM data.issues WHERE repo_id = $1
+      UNION SELECT closed_by_id FROM data.issues WHERE repo_id = $1
+      UNION SELECT author_id FROM data.pull_requests WHERE repo_id = $1
+      UNION SELECT merged_by_id FROM data.pull_requests WHERE repo_id = $1
+      UNION SELECT author_id FROM data.messages WHERE repo_id = $1
+      UNION SELECT author_id FROM data.reviews WHERE repo_id = $1
+      UNION SELECT author_id FROM data.review_comments WHERE repo_id = $1
+      UNION SELECT actor_id FROM data.issue_events WHERE repo_id = $1
+      UNION SELECT author_id FROM data.releases WHERE repo_id = $1
+      UNION SELECT cntrb_id FROM data.repo_contributors WHERE repo_id = $1
       UNION SELECT cntrb_id FROM data.issue_assignees a JOIN data.issues i USING (issue_id) WHERE i.repo_id = $1
-  ) c) AS contributors
+  ) c WHERE c.author_id IS NOT NULL) AS contributors,
+  (SELECT count(*) FROM data.commits WHERE repo_id = $1) AS commits,
+  (SELECT count(*) FROM data.commit_files WHERE repo_id = $1) AS commit_files
 """
 
 
@@ -44,7 +60,8 @@ class RepoReport(msgspec.Struct, kw_only=True):
     state: str = ""
     phases: list[PhaseReport] = []
     rows: dict[str, int] = {}
-    requests: int = 0
+    # Requests of the last collection: all made (rest + graphql), of which 304s, and quota charged.
+    requests: dict[str, int] = {}
     error: str | None = None
 
     @property
@@ -70,10 +87,16 @@ async def repo_report(conn: asyncpg.Connection, repo_id: int) -> RepoReport:
     if repo is None:
         return RepoReport(url=f"repo #{repo_id}", error="unknown repository")
     phases = []
+    spent = {"rest": 0, "graphql": 0, "not_modified": 0, "charged": 0}
     for row in await conn.fetch(
         "SELECT phase, state, job_id, requests, started_at, finished_at, last_success_at, next_due, last_error,"
-        " error_kind FROM ops.collection_status WHERE repo_id = $1 ORDER BY phase", repo_id,
+        " error_kind, requests_graphql, not_modified, charged FROM ops.collection_status WHERE repo_id = $1"
+        " ORDER BY phase", repo_id,
     ):
+        spent["rest"] += (row["requests"] or 0) - row["requests_graphql"]
+        spent["graphql"] += row["requests_graphql"]
+        spent["not_modified"] += row["not_modified"]
+        spent["charged"] += row["charged"]
         duration = None
         if row["started_at"] and row["finished_at"]:
             duration = round((row["finished_at"] - row["started_at"]).total_seconds(), 3)
@@ -85,8 +108,7 @@ async def repo_report(conn: asyncpg.Connection, repo_id: int) -> RepoReport:
         ))
     counts = await conn.fetchrow(_COUNTS, repo_id)
     return RepoReport(url=repo["url"], repo_id=repo_id, state=repo["state"], phases=phases,
-                      rows={k: int(v) for k, v in dict(counts).items()},
-                      requests=sum(p.requests for p in phases))
+                      rows={k: int(v) for k, v in dict(counts).items()}, requests=spent)
 
 
 async def find_repo_ids(conn: asyncpg.Connection, urls: list[str]) -> list[int]:

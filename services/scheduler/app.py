@@ -107,11 +107,12 @@ class Scheduler(Service):
                     await self._dispatch(publisher, repo, phase, repo["registered_at"])
         await publisher.flush()
 
-    async def _dispatch(self, publisher: object, repo: asyncpg.Record, phase: str, due: datetime) -> str:
-        job_id = v1.job_id(phase, repo["repo_id"], due)
+    async def _dispatch(self, publisher: object, repo: asyncpg.Record, phase: str, due: datetime,
+                        full: bool = False) -> str:
+        job_id = v1.job_id(phase, repo["repo_id"], due) + ("-full" if full else "")
         now = datetime.now(timezone.utc)
         job = v1.Job(job_id=job_id, repo_id=repo["repo_id"], phase=phase, url=repo["url"], platform=repo["platform"],
-                     host=repo["host"], owner=repo["owner"], name=repo["name"], dispatched_at=now)
+                     host=repo["host"], owner=repo["owner"], name=repo["name"], dispatched_at=now, full=full)
         # Recorded before it is sent, so the job's own facts can never precede its dispatch.
         await publisher.send(subjects.event_subject(subjects.SOURCE_SCHED, repo["repo_id"], "dispatched"),  # type: ignore[attr-defined]
                              v1.JobDispatched(repo_id=repo["repo_id"], phase=phase, job_id=job_id, dispatched_at=now))
@@ -158,7 +159,7 @@ class Scheduler(Service):
                 # so the two dispatches are one job and not two racing ones.
                 due = repo["registered_at"] if created else datetime.now(timezone.utc)
                 for phase in phases_for(repo["platform"]):
-                    jobs[phase] = await self._dispatch(publisher, repo, phase, due)
+                    jobs[phase] = await self._dispatch(publisher, repo, phase, due, full=request.full)
             targets.append(v1.CollectTarget(input=text, url=ref.url, repo_id=repo["repo_id"], created=created,
                                             jobs=jobs))
         await publisher.flush()

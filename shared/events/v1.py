@@ -257,6 +257,7 @@ class CollectRequest(Struct, tag="collect_request"):
     urls: list[str]
     dispatch: bool = True
     group: str = "default"
+    full: bool = False  # a full resync: jobs ignore stored cursors and ETags
 
 
 class CollectTarget(Part):

@@ -1,0 +1,46 @@
+"""`watershed collect/recollect/status --json` against a running stack: the JSON contract."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+import pytest
+
+from shared.settings import Settings
+from tests.integration.test_bad_input import GOOD_URL, cli_env, watershed
+from watershed.pipeline import Pipeline
+
+pytestmark = pytest.mark.integration
+
+ROW_KEYS = {"issues", "pull_requests", "issue_comments", "review_comments", "reviews", "issue_events", "pr_commits",
+            "pr_files", "labels", "releases", "contributors", "commits"}
+
+
+async def test_collect_recollect_and_status_json(pipeline: Pipeline, pipeline_settings: Settings) -> None:
+    env = cli_env(nats_url=pipeline.servers.nats_url, database_url=pipeline.servers.database_url,
+                  github_api_url=pipeline_settings.github_api_url, facade_allow_local="1")
+    collected = await watershed(env, "collect", "--json", GOOD_URL)
+    assert collected.code == 0, collected.stderr
+    summary = json.loads(collected.stdout)
+    assert summary["repos"][0]["rows"]["issues"] > 0
+
+    again = await watershed(env, "recollect", GOOD_URL)
+    assert again.code == 0, again.stderr
+    conn = await asyncpg.connect(pipeline.servers.database_url)
+    try:
+        jobs = await conn.fetch("SELECT phase, job_id, state FROM ops.collection_status ORDER BY phase")
+    finally:
+        await conn.close()
+    # A recollection is a full resync: its jobs say so (and ignore cursors).
+    assert [(r["phase"], r["job_id"].endswith("-full"), r["state"]) for r in jobs] == [
+        ("collector", True, "done"), ("facade", True, "done")]
+
+    status = await watershed(env, "status", "--json", GOOD_URL)
+    assert status.code == 0, status.stderr
+    (repo,) = json.loads(status.stdout)["repos"]
+    assert ROW_KEYS <= set(repo["rows"])
+    assert repo["rows"]["issues"] == summary["repos"][0]["rows"]["issues"]
+    assert set(repo["requests"]) == {"rest", "graphql", "not_modified", "charged"}
+    assert repo["requests"]["rest"] > 0
+    assert {p["phase"]: p["state"] for p in repo["phases"]} == {"collector": "done", "facade": "done"}
