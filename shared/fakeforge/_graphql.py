@@ -27,7 +27,7 @@ from graphql import (
     Node,
     OperationDefinitionNode,
     build_schema,
-    execute,
+    execute_sync,
     parse,
     print_ast,
     validate,
@@ -108,10 +108,10 @@ def graphql_reply(forge: FakeForge, method: str, token: str | None, body: bytes,
                   "resetAt": datetime.fromtimestamp(quota.reset, UTC).strftime(
                       "%Y-%m-%dT%H:%M:%SZ")}
     context = gexec.Context(forge.dataset, rate_limit, user_id(token))
-    result = execute(github_schema(), document, root_value=gexec.root_value(context),
-                     context_value=context, variable_values=coerced,
-                     operation_name=operation.name.value if operation.name else None,
-                     field_resolver=gexec.resolve_field, type_resolver=gexec.resolve_type)
+    result = execute_sync(github_schema(), document, root_value=gexec.root_value(context),
+                          context_value=context, variable_values=coerced,
+                          operation_name=operation.name.value if operation.name else None,
+                          field_resolver=gexec.resolve_field, type_resolver=gexec.resolve_type)
     payload: Json = {"data": result.data}
     if result.errors:
         payload["errors"] = [gexec.located(error) for error in result.errors]
@@ -161,8 +161,8 @@ def _locations(error: GraphQLError) -> list[Json]:
 def _parse_error(error: GraphQLError) -> Json:
     found = re.search(r"found (.+?)\.?$", error.message)
     token = found.group(1).strip("'<>") if found else "end of file"
-    loc = (error.locations or [None])[0]
-    where = f" at [{loc.line}, {loc.column}]" if loc else ""
+    where = (f" at [{error.locations[0].line}, {error.locations[0].column}]"
+             if error.locations else "")
     return {"message": f'Parse error on "{token}"{where}', "locations": _locations(error)}
 
 
@@ -221,6 +221,7 @@ def _argument_of(document: DocumentNode, target: Node | None) -> tuple[str, str,
     """(argument, field, printed value) for the argument whose value contains `target`."""
     if target is None:
         return None
+    needle: Node = target
     found: list[tuple[str, str, str]] = []
 
     class Finder(Visitor):
@@ -235,8 +236,8 @@ def _argument_of(document: DocumentNode, target: Node | None) -> tuple[str, str,
             self.fields.pop()
 
         def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
-            loc, inner = node.value.loc, target.loc
-            if node.value is target or (loc and inner and loc.start <= inner.start
+            loc, inner = node.value.loc, needle.loc
+            if node.value is needle or (loc and inner and loc.start <= inner.start
                                         and inner.end <= loc.end):
                 printed = loc.source.body[loc.start:loc.end] if loc else "?"
                 found.append((node.name.value, self.fields[-1] if self.fields else "?",

@@ -41,7 +41,7 @@ class Connection:
     """A list behind a connection field; `convert` maps one REST item to its GraphQL value
     (applied only to the page served, so a 250-commit PR converts 100 commits per page)."""
     items: list[Any]
-    convert: Callable[[Any], Json]
+    convert: Callable[[Any], Json | None]
 
     def page(self, first: int | None = None, last: int | None = None,
              after: str | None = None, before: str | None = None, **_: Any) -> Json:
