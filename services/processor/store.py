@@ -113,12 +113,23 @@ class Statements:
         self.children = statements()
 
 
+# A renamed or transferred repository answers under its new owner/name: the same row takes
+# the new canonical URL (forge names are case-insensitive), unless another row already
+# holds that URL; then the two stay apart and nothing is lost.
 _REPO_UPDATE = """
-UPDATE data.repos SET platform_repo_id = $2, node_id = $3, description = $4, homepage = $5,
+UPDATE data.repos r SET platform_repo_id = $2, node_id = $3, description = $4, homepage = $5,
     default_branch = $6, language = $7, license = $8, is_fork = $9, is_archived = $10, is_disabled = $11,
     stars = $12, forks = $13, watchers = $14, open_issues = $15, html_url = $16, clone_url = $17,
     owner_id = $18, created_at = $19, updated_at = $20, pushed_at = $21, metadata_at = now(),
-    owner = $22, name = $23
+    owner = $22, name = $23,
+    url = CASE
+        WHEN r.platform IN ('github', 'gitlab')
+         AND lower(r.owner || '/' || r.name) <> lower($22 || '/' || $23)
+         AND NOT EXISTS (SELECT 1 FROM data.repos o
+                         WHERE o.url = lower('https://' || r.host || '/' || $22 || '/' || $23)
+                           AND o.repo_id <> r.repo_id)
+        THEN lower('https://' || r.host || '/' || $22 || '/' || $23)
+        ELSE r.url END
 WHERE repo_id = $1
 """
 

@@ -183,7 +183,9 @@ def _github(host: str, segments: list[str], shown: str) -> RepoRef:
                 f"{shown} is not a repository URL: {part!r} is not a valid GitHub {label} "
                 "(letters, digits, '-', '_' and '.' only)."
             )
-    url = f"https://{host}/{owner}/{name}"
+    # GitHub names are case-insensitive: the identity is lower case, so Chaoss/Augur and
+    # chaoss/augur are one repository; owner and name keep the spelling given.
+    url = f"https://{host}/{owner}/{name}".lower()
     return RepoRef(platform="github", host=host, owner=owner, name=name, url=url, clone_url=f"{url}.git")
 
 
@@ -197,7 +199,8 @@ def _gitlab(host: str, segments: list[str], shown: str) -> RepoRef:
     for part in segments:
         if not _GITHUB_PART.match(part) or part in (".", ".."):
             raise InvalidInputError(f"{shown} is not a repository URL: {part!r} is not a valid GitLab path segment.")
-    url = f"https://{host}/{'/'.join(segments)}"
+    # GitLab paths are case-insensitive too (one project answers to every spelling).
+    url = f"https://{host}/{'/'.join(segments)}".lower()
     return RepoRef(
         platform="gitlab", host=host, owner="/".join(segments[:-1]), name=segments[-1], url=url, clone_url=f"{url}.git"
     )

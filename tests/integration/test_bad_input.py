@@ -146,7 +146,8 @@ async def test_renamed_repository_collects_under_its_new_name(pipeline: Pipeline
         repos = await conn.fetch("SELECT * FROM data.repos")
         assert len(repos) == 1
         repo = repos[0]
-        assert (repo["url"], repo["owner"], repo["name"]) == (old_url, *SAMPLE_REPO.split("/"))
+        # Same row, now under its new name and URL.
+        assert (repo["url"], repo["owner"], repo["name"]) == (GOOD_URL, *SAMPLE_REPO.split("/"))
         assert (repo["state"], repo["platform_repo_id"]) == ("active", data.repository["id"])
         counts = await conn.fetchrow(
             "SELECT (SELECT count(*) FROM data.issues WHERE repo_id = $1) AS issues,"
@@ -156,6 +157,14 @@ async def test_renamed_repository_collects_under_its_new_name(pipeline: Pipeline
     finally:
         await conn.close()
     await assert_stack_up(pipeline)
+    # Asking for it by its new name finds the same repository, not a second one.
+    again = await watershed(stack_env, "collect", GOOD_URL)
+    assert again.code == 0, again.stderr
+    conn = await asyncpg.connect(pipeline.servers.database_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM data.repos") == 1
+    finally:
+        await conn.close()
 
 
 async def test_invalid_url_without_a_stack_returns_at_once(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ VALID: list[tuple[str, tuple[str, str, str, str, str, str]]] = [
     ),
     (
         "https://github.com/Some-Org/my_repo.js",
-        ("github", "github.com", "Some-Org", "my_repo.js", "https://github.com/Some-Org/my_repo.js", "https://github.com/Some-Org/my_repo.js.git"),
+        ("github", "github.com", "Some-Org", "my_repo.js", "https://github.com/some-org/my_repo.js", "https://github.com/some-org/my_repo.js.git"),
     ),
     (
         "https://gitlab.com/group/sub/project",
@@ -186,3 +186,14 @@ def test_overlong_input_is_shortened_in_the_message() -> None:
     with pytest.raises(InvalidInputError) as info:
         parse_repo_url("https://github.com/" + "x" * 5000)
     assert len(str(info.value)) < 400
+
+
+def test_github_and_gitlab_identities_ignore_case() -> None:
+    # One repository, however it is spelled: the URL is the repository's identity.
+    spellings = ["https://github.com/Chaoss/Augur", "github.com/chaoss/augur.git", "git@github.com:CHAOSS/augur.git"]
+    assert {parse_repo_url(u).url for u in spellings} == {"https://github.com/chaoss/augur"}
+    assert parse_repo_url("https://github.com/Chaoss/Augur").owner == "Chaoss"
+    gitlab = {parse_repo_url(u).url for u in ("https://gitlab.com/F-Droid/FdroidClient", "gitlab.com/f-droid/fdroidclient")}
+    assert gitlab == {"https://gitlab.com/f-droid/fdroidclient"}
+    # Plain git hosts may be case-sensitive: kept as given.
+    assert parse_repo_url("https://git.example.org/Team/Repo.git").url.endswith("/Team/Repo.git")
