@@ -1,8 +1,15 @@
 """GitHub REST client: the I/O edge. Requests, retries, rate limits, paging; conversion is in convert.
 
-Every request (retries and redirects included) is counted in ``GitHubClient.requests``.
-Failures surface as the shared error taxonomy; messages name the repository and the
-status, never a token.
+Every request (retries and redirects included) is counted in ``GitHubClient.counts``
+(shared with the GraphQL client of the same pass): all requests, 304s, and the quota
+actually charged. Failures surface as the shared error taxonomy; messages name the
+repository and the status, never a token.
+
+Streams (:data:`STREAMS`) are read newest first with a constant URL, so the first page's
+ETag is the same on the next pass when nothing changed: one free 304 instead of a page.
+Reading stops at the first item older than the caller's cutoff (the cursor minus overlap).
+Newest first also cannot skip an item updated while paging (it moves to the front, where
+the next pass finds it), which oldest first with ``since`` can.
 """
 
 from __future__ import annotations
@@ -11,7 +18,8 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
@@ -27,14 +35,20 @@ from shared.errors import (
     TransientError,
     WatershedError,
 )
-from shared.events.v1 import Comment, Issue, PullRequest, RepoMeta
+from shared.events.v1 import CloneDay, Comment, Issue, PullRequest, RepoMeta, User
 from shared.forge.decode import decode_lenient
 from shared.forge.github import wire
 from shared.forge.github.convert import (
+    convert_clone_traffic,
     convert_comments,
+    convert_contributors,
+    convert_issue_events,
     convert_issues,
     convert_pulls,
+    convert_releases,
     convert_repo,
+    convert_review_comments,
+    convert_users,
 )
 from shared.forge.http import backoff_delay, error_for_status, parse_link_header, scrub
 from shared.forge.ratelimit import TokenPool, token_label
@@ -51,6 +65,67 @@ _MAX_REDIRECTS = 5
 # Past this many rate-limit waits for one request, hand the job back to the queue instead.
 _MAX_RATE_WAITS = 20
 _TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+NOT_MODIFIED = 304
+
+
+@dataclass
+class RequestCounts:
+    """Requests of one pass: ``requests`` counts every HTTP request (retries, redirects, GraphQL);
+    ``charged`` is the quota spent (REST answers other than 304, plus GraphQL points)."""
+
+    requests: int = 0
+    graphql: int = 0
+    not_modified: int = 0
+    charged: int = 0
+
+
+@dataclass
+class Listing:
+    """One conditional read of a stream. In: the ETag stored last time. Out: the first page's
+    ETag, whether it was unchanged (304), and the newest time seen (the next cursor)."""
+
+    sent_etag: str | None = None
+    etag: str | None = None
+    not_modified: bool = False
+    newest: datetime | None = None
+
+    def see(self, moment: datetime | None) -> None:
+        if moment is not None and (self.newest is None or moment > self.newest):
+            self.newest = moment
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    path: str  # under /repos/{owner}/{name}
+    decoder: msgspec.json.Decoder[Any]
+    convert: Callable[[Sequence[Any]], list[Any]]
+    noun: str
+    params: dict[str, str] = field(default_factory=dict)
+    time_of: Callable[[Any], datetime | None] | None = None  # None: always read whole
+
+
+def _updated(item: Any) -> datetime | None:
+    return item.updated_at  # type: ignore[no-any-return]
+
+
+def _created(item: Any) -> datetime | None:
+    return item.created_at  # type: ignore[no-any-return]
+
+
+_NEWEST = {"sort": "updated", "direction": "desc"}
+STREAMS: dict[str, StreamSpec] = {
+    "issues": StreamSpec("/issues", wire.issues_decoder, convert_issues, "issues", {"state": "all", **_NEWEST}, _updated),
+    "pull_requests": StreamSpec("/pulls", wire.pulls_decoder, convert_pulls, "pull requests",
+                                {"state": "all", **_NEWEST}, _updated),
+    "comments": StreamSpec("/issues/comments", wire.comments_decoder, convert_comments, "issue comments", _NEWEST, _updated),
+    "review_comments": StreamSpec("/pulls/comments", wire.review_comments_decoder, convert_review_comments,
+                                  "review comments", _NEWEST, _updated),
+    # Newest first is the only order this list has, and it has no ``since``.
+    "issue_events": StreamSpec("/issues/events", wire.issue_events_decoder, convert_issue_events, "issue events",
+                               {}, _created),
+    "releases": StreamSpec("/releases", wire.releases_decoder, convert_releases, "releases"),
+    "contributors": StreamSpec("/contributors", wire.contributors_decoder, convert_contributors, "contributors"),
+}
 
 
 class GitHubClient:
@@ -82,7 +157,11 @@ class GitHubClient:
         self._owns_http = client is None
         self.per_page = per_page
         self.max_retries = max_retries
-        self.requests = 0
+        self.counts = RequestCounts()
+
+    @property
+    def requests(self) -> int:
+        return self.counts.requests
 
     async def aclose(self) -> None:
         if self._owns_http:
@@ -128,6 +207,80 @@ class GitHubClient:
             if page:
                 yield convert_comments(page)
 
+    async def iter_stream(
+        self, owner: str, name: str, stream: str, listing: Listing, cutoff: datetime | None = None
+    ) -> AsyncIterator[list[Any]]:
+        """One of :data:`STREAMS`, newest first, converted, one list per page.
+
+        With ``listing.sent_etag`` an unchanged first page is a free 304 and nothing is yielded.
+        With ``cutoff`` (streams that have a time) reading stops at the first older item.
+        """
+        spec = STREAMS[stream]
+        params = {**spec.params, "per_page": str(self.per_page)}
+        path = self._repo_path(owner, name) + spec.path
+        async for page in self._pages(path, params, spec.decoder, self._what(owner, name), spec.noun, listing):
+            older = False
+            kept = []
+            for item in page:
+                moment = spec.time_of(item) if spec.time_of else None
+                listing.see(moment)
+                if cutoff is not None and moment is not None and moment < cutoff:
+                    older = True
+                else:
+                    kept.append(item)
+            facts = spec.convert(kept)
+            if facts:
+                yield facts
+            if older:
+                return
+
+    async def get_repo_conditional(self, owner: str, name: str, etag: str | None) -> tuple[RepoMeta | None, str | None]:
+        """The repository, or None when it is unchanged since ``etag``; and the ETag to keep."""
+        data, response = await self._get(
+            self._repo_path(owner, name), None, wire.repo_decoder, self._what(owner, name), "repository", etag=etag
+        )
+        kept = response.headers.get("etag") or etag
+        return (None if data is None else convert_repo(data)), kept
+
+    async def get_community_profile(self, owner: str, name: str) -> wire.WireCommunityProfile | None:
+        """The community profile (health percentage, README/CONTRIBUTING/CODE_OF_CONDUCT); None if unavailable."""
+        path = f"{self._repo_path(owner, name)}/community/profile"
+        try:
+            data, _ = await self._get(path, None, wire.community_decoder, self._what(owner, name), "community profile")
+        except (NotFoundError, FatalError) as exc:
+            if exc.status in (403, 404):
+                return None
+            raise
+        return data  # type: ignore[no-any-return]
+
+    async def has_file(self, owner: str, name: str, file_path: str) -> bool:
+        """Whether ``file_path`` exists on the default branch (a GET of its contents; 404 = absent)."""
+        path = f"{self._repo_path(owner, name)}/contents/{quote(file_path)}"
+        try:
+            await self._get(path, None, wire.content_decoder, self._what(owner, name), file_path)
+        except NotFoundError:
+            return False
+        return True
+
+    async def get_clone_traffic(self, owner: str, name: str) -> list[CloneDay] | None:
+        """Daily clones of the last two weeks; None when the token may not read traffic (403)."""
+        path = f"{self._repo_path(owner, name)}/traffic/clones"
+        try:
+            data, _ = await self._get(path, {"per": "day"}, wire.clone_traffic_decoder, self._what(owner, name), "clone traffic")
+        except (FatalError, NotFoundError) as exc:
+            if exc.status in (403, 404):
+                return None
+            raise
+        return convert_clone_traffic(data)
+
+    async def iter_org_members(self, org: str, listing: Listing) -> AsyncIterator[list[User]]:
+        """Public and (with an owner's token) private members of an organization, one list per page."""
+        path = f"/orgs/{quote(org, safe='')}/members"
+        params = {"per_page": str(self.per_page)}
+        async for page in self._pages(path, params, wire.users_decoder, f"{self.host}/{org}", "organization members", listing):
+            if page:
+                yield convert_users(page)
+
     # ------------------------------------------------------------------ plumbing
 
     def _what(self, owner: str, name: str) -> str:
@@ -160,18 +313,26 @@ class GitHubClient:
         return absolute
 
     async def _pages(
-        self, path: str, params: dict[str, str], decoder: msgspec.json.Decoder[list[T]], what: str, noun: str
+        self, path: str, params: dict[str, str], decoder: msgspec.json.Decoder[list[T]], what: str, noun: str,
+        listing: Listing | None = None,
     ) -> AsyncIterator[list[T]]:
         url: str | None = self.api_url + path
         query: dict[str, str] | None = params
+        etag = listing.sent_etag if listing else None
         while url is not None:
             try:
-                page, response = await self._get(url, query, decoder, what, noun)
+                page, response = await self._get(url, query, decoder, what, noun, etag=etag)
             except NotFoundError as exc:
                 # 410 on a list means the feature is disabled (issues turned off), not a vanished repository.
                 if exc.status == 410:
                     return
                 raise
+            if listing is not None and query is not None:  # the first page
+                listing.etag = response.headers.get("etag") or listing.sent_etag
+                if page is None:
+                    listing.not_modified = True
+                    return
+            etag = None
             yield page
             following = parse_link_header(response.headers.get("link")).get("next")
             # Next links already carry every parameter (as /repositories/{id}/... URLs).
@@ -179,23 +340,35 @@ class GitHubClient:
             query = None
 
     async def _get(
-        self, url: str, params: dict[str, str] | None, decoder: msgspec.json.Decoder[Any], what: str, noun: str
+        self, url: str, params: dict[str, str] | None, decoder: msgspec.json.Decoder[Any], what: str, noun: str,
+        *, etag: str | None = None,
     ) -> tuple[Any, httpx.Response]:
+        """The decoded body and the response; the body is None for a 304 to ``etag``."""
         if url.startswith("/"):
             url = self.api_url + url
         attempt = rate_waits = redirects = 0
         while True:
             token = await self.pool.acquire(CORE)
-            self.requests += 1
+            self.counts.requests += 1
             failure: WatershedError
+            headers = self._headers(token)
+            if etag:
+                headers["If-None-Match"] = etag
             try:
-                response = await self._http.get(url, params=params, headers=self._headers(token))
+                response = await self._http.get(url, params=params, headers=headers)
             except httpx.TransportError as exc:
                 detail = scrub(str(exc), self.pool.secrets)[:200]
                 failure = TransientError(f"{what}: {noun} request failed ({type(exc).__name__}: {detail})")
             else:
                 self.pool.update(token, response.headers, CORE)
                 status = response.status_code
+                if status == NOT_MODIFIED and etag:
+                    # Free with a token: GitHub does not charge conditional requests that match.
+                    self.counts.not_modified += 1
+                    return None, response
+                self.counts.charged += 1
+                if status == 204:
+                    return [], response  # an empty repository's contributors
                 if status in _REDIRECTS and "location" in response.headers:
                     redirects += 1
                     if redirects > _MAX_REDIRECTS:

@@ -5,15 +5,36 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from shared.errors import FatalError
-from shared.events.v1 import Comment, Issue, Label, PullRequest, RepoMeta, User
+from shared.events.v1 import (
+    CloneDay,
+    Comment,
+    Contribution,
+    Issue,
+    IssueEvent,
+    Label,
+    PullRequest,
+    Release,
+    RepoInfo,
+    RepoMeta,
+    ReviewComment,
+    Team,
+    User,
+)
 from shared.forge.github.wire import (
     WireBranch,
+    WireCloneTraffic,
     WireComment,
+    WireCommunityProfile,
+    WireContributor,
     WireIssue,
+    WireIssueEvent,
     WireLabel,
     WireLicense,
     WirePull,
+    WireRelease,
     WireRepo,
+    WireReviewComment,
+    WireTeam,
     WireUser,
 )
 
@@ -166,7 +187,7 @@ def convert_pulls(wires: Iterable[WirePull]) -> list[PullRequest]:
 
 
 def parent_number(issue_url: str) -> int:
-    """The issue or pull request number at the end of a comment's ``issue_url``."""
+    """The issue or pull request number at the end of a comment's ``issue_url`` (or ``pull_request_url``)."""
     last = issue_url.rstrip("/").rsplit("/", 1)[-1]
     if not last.isdigit():
         raise FatalError(f"comment issue_url {issue_url[:200]!r} does not end in an issue number")
@@ -189,3 +210,131 @@ def convert_comment(wire: WireComment) -> Comment:
 
 def convert_comments(wires: Iterable[WireComment]) -> list[Comment]:
     return [convert_comment(w) for w in wires]
+
+
+def convert_teams(wires: Iterable[WireTeam] | None) -> list[Team]:
+    return [Team(platform_id=t.id, slug=t.slug, name=t.name or "") for t in wires or ()]
+
+
+def convert_review_comment(wire: WireReviewComment) -> ReviewComment:
+    return ReviewComment(
+        platform_id=wire.id,
+        pr_number=parent_number(wire.pull_request_url),
+        node_id=wire.node_id or "",
+        review_id=wire.pull_request_review_id,
+        in_reply_to=wire.in_reply_to_id,
+        path=wire.path,
+        diff_hunk=wire.diff_hunk,
+        line=wire.line,
+        original_line=wire.original_line,
+        commit_sha=wire.commit_id,
+        original_commit_sha=wire.original_commit_id,
+        body=wire.body,
+        author=convert_user(wire.user),
+        author_association=wire.author_association,
+        html_url=wire.html_url or "",
+        created_at=wire.created_at,
+        updated_at=wire.updated_at,
+    )
+
+
+def convert_review_comments(wires: Iterable[WireReviewComment]) -> list[ReviewComment]:
+    return [convert_review_comment(w) for w in wires]
+
+
+def convert_issue_events(wires: Iterable[WireIssueEvent]) -> list[IssueEvent]:
+    """Events of the repository-level list; an event whose issue GitHub no longer names is dropped."""
+    events = []
+    for w in wires:
+        if w.issue is None:
+            continue
+        events.append(IssueEvent(
+            platform_id=w.id,
+            issue_number=w.issue.number,
+            event=w.event,
+            node_id=w.node_id or "",
+            is_pull_request=w.issue.pull_request is not None,
+            actor=convert_user(w.actor),
+            created_at=w.created_at,
+            commit_sha=w.commit_id,
+            label=w.label.name if w.label else None,
+            assignee=convert_user(w.assignee),
+            rename_from=w.rename.from_ if w.rename else None,
+            rename_to=w.rename.to if w.rename else None,
+        ))
+    return events
+
+
+def convert_releases(wires: Iterable[WireRelease]) -> list[Release]:
+    return [
+        Release(
+            platform_id=w.id,
+            tag_name=w.tag_name,
+            node_id=w.node_id or "",
+            name=w.name,
+            body=w.body,
+            draft=w.draft,
+            prerelease=w.prerelease,
+            author=convert_user(w.author),
+            target_commitish=w.target_commitish,
+            html_url=w.html_url or "",
+            created_at=w.created_at,
+            published_at=w.published_at,
+        )
+        for w in wires
+    ]
+
+
+def convert_contributors(wires: Iterable[WireContributor]) -> list[Contribution]:
+    contributions = []
+    for w in wires:
+        user = convert_user(w)
+        if user is not None:
+            contributions.append(Contribution(user=user, contributions=w.contributions))
+    return contributions
+
+
+def convert_clone_traffic(wire: WireCloneTraffic) -> list[CloneDay]:
+    return [CloneDay(day=d.timestamp, count=d.count, uniques=d.uniques) for d in wire.clones]
+
+
+def community_files(wire: WireCommunityProfile) -> dict[str, bool]:
+    """Which community files the profile reports (GitHub looks in the root, docs/ and .github/)."""
+    files = wire.files
+    return {
+        "readme": files.get("readme") is not None,
+        "contributing": files.get("contributing") is not None,
+        "code_of_conduct": files.get("code_of_conduct") is not None or files.get("code_of_conduct_file") is not None,
+    }
+
+
+def convert_repo_info(
+    repo: RepoMeta,
+    counts: dict[str, int | None],
+    profile: WireCommunityProfile | None,
+    has_security: bool | None,
+    has_changelog: bool | None,
+) -> RepoInfo:
+    """A snapshot from the repository, the GraphQL counts, the community profile and two file probes."""
+    files = community_files(profile) if profile is not None else {}
+    return RepoInfo(
+        stars=repo.stars,
+        forks=repo.forks,
+        watchers=repo.watchers,
+        open_issues=counts.get("open_issues"),
+        closed_issues=counts.get("closed_issues"),
+        open_pull_requests=counts.get("open_pull_requests"),
+        closed_pull_requests=counts.get("closed_pull_requests"),
+        merged_pull_requests=counts.get("merged_pull_requests"),
+        commit_count=counts.get("commit_count"),
+        license=repo.license,
+        default_branch=repo.default_branch or None,
+        is_archived=repo.is_archived,
+        is_disabled=repo.is_disabled,
+        has_readme=files.get("readme"),
+        has_contributing=files.get("contributing"),
+        has_code_of_conduct=files.get("code_of_conduct"),
+        has_security=has_security,
+        has_changelog=has_changelog,
+        health_percentage=profile.health_percentage if profile is not None else None,
+    )

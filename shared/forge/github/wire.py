@@ -101,6 +101,12 @@ class WireIssue(Wire):
     pull_request: WirePullMarker | None = None
 
 
+class WireTeam(Wire):
+    id: int
+    slug: str
+    name: str | None = None
+
+
 class WireBranch(Wire):
     """A pull request's ``head`` or ``base``; ``repo`` is null once the fork is deleted."""
 
@@ -133,6 +139,7 @@ class WirePull(Wire):
     merge_commit_sha: str | None = None
     head: WireBranch | None = None
     base: WireBranch | None = None
+    requested_teams: list[WireTeam] | None = None
 
 
 class WireComment(Wire):
@@ -147,8 +154,103 @@ class WireComment(Wire):
     updated_at: datetime | None = None
 
 
+class WireReviewComment(Wire):
+    id: int
+    pull_request_url: str
+    node_id: str | None = None
+    pull_request_review_id: int | None = None
+    in_reply_to_id: int | None = None
+    path: str | None = None
+    diff_hunk: str | None = None
+    line: int | None = None
+    original_line: int | None = None
+    commit_id: str | None = None
+    original_commit_id: str | None = None
+    body: str | None = None
+    user: WireUser | None = None
+    author_association: str | None = None
+    html_url: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class WireEventIssue(Wire):
+    number: int
+    pull_request: WirePullMarker | None = None
+
+
+class WireRename(Wire):
+    from_: str | None = msgspec.field(default=None, name="from")
+    to: str | None = None
+
+
+class WireIssueEvent(Wire):
+    """An entry of ``/issues/events``: the repository-level list names its issue."""
+
+    id: int
+    event: str
+    node_id: str | None = None
+    actor: WireUser | None = None
+    created_at: datetime | None = None
+    commit_id: str | None = None
+    label: WireLabel | None = None
+    assignee: WireUser | None = None
+    rename: WireRename | None = None
+    issue: WireEventIssue | None = None
+
+
+class WireRelease(Wire):
+    id: int
+    tag_name: str
+    node_id: str | None = None
+    name: str | None = None
+    body: str | None = None
+    draft: bool = False
+    prerelease: bool = False
+    author: WireUser | None = None
+    target_commitish: str | None = None
+    html_url: str | None = None
+    created_at: datetime | None = None
+    published_at: datetime | None = None
+
+
+class WireContributor(WireUser):
+    contributions: int = 0
+
+
+class WireCommunityProfile(Wire):
+    health_percentage: int | None = None
+    # readme, contributing, code_of_conduct, code_of_conduct_file, license, ...: null when absent.
+    files: dict[str, dict[str, object] | None] = {}
+
+
+class WireTrafficDay(Wire):
+    timestamp: datetime
+    count: int = 0
+    uniques: int = 0
+
+
+class WireCloneTraffic(Wire):
+    count: int = 0
+    uniques: int = 0
+    clones: list[WireTrafficDay] = []
+
+
+class WireContent(Wire):
+    """Only whether the path exists matters; a directory answers with a list instead."""
+
+    path: str | None = None
+
+
 repo_decoder = msgspec.json.Decoder(WireRepo)
 issues_decoder = msgspec.json.Decoder(list[WireIssue])
 pulls_decoder = msgspec.json.Decoder(list[WirePull])
 comments_decoder = msgspec.json.Decoder(list[WireComment])
 users_decoder = msgspec.json.Decoder(list[WireUser])
+review_comments_decoder = msgspec.json.Decoder(list[WireReviewComment])
+issue_events_decoder = msgspec.json.Decoder(list[WireIssueEvent])
+releases_decoder = msgspec.json.Decoder(list[WireRelease])
+contributors_decoder = msgspec.json.Decoder(list[WireContributor])
+community_decoder = msgspec.json.Decoder(WireCommunityProfile)
+clone_traffic_decoder = msgspec.json.Decoder(WireCloneTraffic)
+content_decoder = msgspec.json.Decoder(WireContent | list[WireContent])
