@@ -77,14 +77,17 @@ class FakeForge:
                  anonymous_rate_limit: int = 60, page_size_max: int = 100,
                  host: str = "127.0.0.1", port: int = 0, tokens: Collection[str] | None = None,
                  repository_id_links: bool = False,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 push_tokens: Collection[str] = ()) -> None:
         """`tokens`, when given, is the set of valid tokens; any other gets 401.
-        `repository_id_links` makes Link headers use /repositories/{id}/... as GitHub does."""
+        `repository_id_links` makes Link headers use /repositories/{id}/... as GitHub does.
+        `push_tokens` may push to every repository: only they see /traffic/* (others: 403)."""
         self.dataset = dataset
         self.rate_limit = rate_limit
         self.latency = 0.0  # seconds added to every API request
         self.anonymous_rate_limit = anonymous_rate_limit
         self.tokens = set(tokens) if tokens is not None else None
+        self.push_tokens = set(push_tokens)
         self.graphql_rate_limit = 5000  # points per hour in the token's `graphql` bucket
         # GraphQL queries requesting more nodes than this answer 502, as big ones do on GitHub.
         self.graphql_max_nodes_before_502: int | None = None
@@ -268,7 +271,7 @@ class FakeForge:
                 "documentation_url": "https://docs.github.com/rest/overview/"
                                      "resources-in-the-rest-api#rate-limiting"}), quota)
         response = not_found() if method != "GET" else self._api.handle(
-            path, query, self.base_url)
+            path, query, self.base_url, push_access=token in self.push_tokens)
         body = encode_json(response.body)
         etag = f'"{hashlib.sha256(body).hexdigest()[:40]}"' if response.status == 200 else None
         if etag is not None and _etag_matches(if_none_match, etag):
