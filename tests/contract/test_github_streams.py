@@ -1,0 +1,180 @@
+"""GitHubClient streams and single-object endpoints on httpx.MockTransport: newest-first
+paging with a cutoff, conditional requests (ETag → free 304), the documented example
+bodies of each endpoint, and the "skip silently" answers (traffic 403, files 404)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.forge.github import Listing
+from shared.forge.github.convert import convert_repo_info
+from tests.contract.test_github_client import API, REPO_JSON, make_client
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "examples"
+
+
+def example(name: str) -> Any:
+    return json.loads((EXAMPLES / f"{name}.json").read_text())
+
+
+def at(day: int) -> str:
+    return f"2024-01-{day:02d}T00:00:00Z"
+
+
+def issue(number: int, day: int, *, pull: bool = False) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": number, "number": number, "title": "t", "state": "open", "updated_at": at(day)}
+    if pull:
+        item["pull_request"] = {"url": f"{API}/repos/o/r/pulls/{number}"}
+    return item
+
+
+def paged(pages: list[list[dict[str, Any]]], etag: str = 'W/"first"') -> Any:
+    """Pages served by ?page=N, with Link next; the first page answers 304 to its own ETag."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params.get("page", "1"))
+        if page == 1 and request.headers.get("if-none-match") == etag:
+            return httpx.Response(304, headers={"etag": etag})
+        headers = {"etag": etag if page == 1 else f'W/"p{page}"'}
+        if page < len(pages):
+            headers["link"] = f'<{API}/repositories/1/x?page={page + 1}>; rel="next"'
+        return httpx.Response(200, json=pages[page - 1], headers=headers)
+
+    return handler
+
+
+async def collect(client: Any, stream: str, listing: Listing, cutoff: datetime | None = None) -> list[Any]:
+    return [page async for page in client.iter_stream("o", "r", stream, listing, cutoff)]
+
+
+async def test_issues_newest_first_stop_at_cutoff_and_remember_the_first_etag() -> None:
+    pages = [[issue(9, 9), issue(8, 8, pull=True)], [issue(7, 7), issue(3, 3)], [issue(2, 2)]]
+    client, _, seen = make_client(paged(pages))
+    listing = Listing()
+    got = await collect(client, "issues", listing, cutoff=datetime(2024, 1, 5, tzinfo=UTC))
+    # The PR is dropped from issues, #3 is older than the cutoff, and page 3 is never asked for.
+    assert [[i.number for i in p] for p in got] == [[9], [7]]
+    assert len(seen) == 2 and client.counts.charged == 2
+    assert dict(seen[0].url.params) == {"state": "all", "sort": "updated", "direction": "desc", "per_page": "100"}
+    assert "if-none-match" not in seen[0].headers
+    assert listing.etag == 'W/"first"' and not listing.not_modified
+    assert listing.newest == datetime(2024, 1, 9, tzinfo=UTC)
+
+
+async def test_unchanged_stream_is_one_free_304() -> None:
+    client, _, seen = make_client(paged([[issue(9, 9)], [issue(1, 1)]]))
+    listing = Listing(sent_etag='W/"first"')
+    assert await collect(client, "issues", listing) == []
+    assert listing.not_modified and listing.etag == 'W/"first"'
+    assert seen[0].headers["if-none-match"] == 'W/"first"'
+    assert (client.counts.requests, client.counts.not_modified, client.counts.charged) == (1, 1, 0)
+
+
+async def test_changed_stream_sends_the_etag_only_on_the_first_page() -> None:
+    client, _, seen = make_client(paged([[issue(9, 9)], [issue(1, 1)]], etag='W/"new"'))
+    listing = Listing(sent_etag='W/"old"')
+    got = await collect(client, "issues", listing)
+    assert [[i.number for i in p] for p in got] == [[9], [1]]
+    assert listing.etag == 'W/"new"' and not listing.not_modified
+    assert [r.headers.get("if-none-match") for r in seen] == ['W/"old"', None]
+
+
+async def test_review_comments_from_the_documented_example() -> None:
+    client, _, seen = make_client(lambda r: httpx.Response(200, json=example("pull-request-review-comment-items")))
+    [[comment]] = await collect(client, "review_comments", Listing())
+    assert seen[0].url.path == "/repos/o/r/pulls/comments"
+    assert (comment.platform_id, comment.pr_number, comment.review_id) == (10, 1, 42)
+    assert comment.path == "file1.txt" and comment.commit_sha and comment.author and comment.author.login == "octocat"
+
+
+async def test_issue_events_repository_level_stop_at_cutoff() -> None:
+    events = example("issue-event-items")
+    newer = {**events[0], "id": 2, "created_at": "2024-01-09T00:00:00Z"}
+    older = {**events[0], "id": 1, "created_at": "2024-01-01T00:00:00Z"}
+    client, _, seen = make_client(lambda r: httpx.Response(200, json=[newer, older]))
+    listing = Listing()
+    got = await collect(client, "issue_events", listing, cutoff=datetime(2024, 1, 5, tzinfo=UTC))
+    assert seen[0].url.path == "/repos/o/r/issues/events" and "since" not in seen[0].url.params
+    [[event]] = got
+    assert (event.platform_id, event.event, event.issue_number) == (2, events[0]["event"], events[0]["issue"]["number"])
+    assert listing.newest == datetime(2024, 1, 9, tzinfo=UTC)
+
+
+async def test_releases_and_contributors_from_the_documented_examples() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        name = "release-items" if request.url.path.endswith("/releases") else "contributor-items"
+        return httpx.Response(200, json=example(name))
+
+    client, _, _ = make_client(handler)
+    [[release]] = await collect(client, "releases", Listing())
+    assert release.tag_name == "v1.0.0" and release.author and release.author.login == "octocat"
+    [[contribution]] = await collect(client, "contributors", Listing())
+    assert contribution.user.login == "octocat" and contribution.contributions == 32
+
+
+async def test_empty_repository_contributors_204() -> None:
+    client, _, _ = make_client(lambda r: httpx.Response(204))
+    assert await collect(client, "contributors", Listing()) == []
+
+
+async def test_repository_conditional_get() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.headers.get("if-none-match") == '"abc"':
+            return httpx.Response(304, headers={"etag": '"abc"'})
+        return httpx.Response(200, json=REPO_JSON, headers={"etag": '"abc"'})
+
+    client, _, _ = make_client(handler)
+    meta, etag = await client.get_repo_conditional("o", "r", None)
+    assert meta is not None and meta.name == "r" and etag == '"abc"'
+    assert await client.get_repo_conditional("o", "r", etag) == (None, '"abc"')
+    assert (client.counts.requests, client.counts.not_modified, client.counts.charged) == (2, 1, 1)
+
+
+async def test_repo_info_from_profile_counts_and_file_probes() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/community/profile"):
+            return httpx.Response(200, json=example("community-profile"))
+        if path.endswith("/contents/SECURITY.md"):
+            return httpx.Response(200, json={"path": "SECURITY.md", "type": "file"})
+        if path.endswith("/contents/CHANGELOG.md"):
+            return httpx.Response(404, json={"message": "Not Found"})
+        return httpx.Response(200, json=REPO_JSON)
+
+    client, _, _ = make_client(handler)
+    profile = await client.get_community_profile("o", "r")
+    assert profile is not None and profile.health_percentage == 100
+    security, changelog = await client.has_file("o", "r", "SECURITY.md"), await client.has_file("o", "r", "CHANGELOG.md")
+    assert (security, changelog) == (True, False)
+    meta = await client.get_repo("o", "r")
+    info = convert_repo_info(meta, {"closed_issues": 4}, profile, security, changelog)
+    assert (info.has_readme, info.has_contributing, info.has_code_of_conduct) == (True, True, True)
+    assert (info.has_security, info.has_changelog, info.closed_issues, info.health_percentage) == (True, False, 4, 100)
+
+
+@pytest.mark.parametrize("status", [403, 404])
+async def test_clone_traffic_without_push_access_is_skipped(status: int) -> None:
+    client, _, _ = make_client(lambda r: httpx.Response(status, json={"message": "Must have push access to repository"}))
+    assert await client.get_clone_traffic("o", "r") is None
+    assert client.requests == 1
+
+
+async def test_clone_traffic_days() -> None:
+    client, _, seen = make_client(lambda r: httpx.Response(200, json=example("clone-traffic")))
+    days = await client.get_clone_traffic("o", "r")
+    assert days and (days[0].day, days[0].count, days[0].uniques) == (datetime(2016, 10, 10, tzinfo=UTC), 2, 1)
+    assert seen[0].url.path == "/repos/o/r/traffic/clones"
+
+
+async def test_org_members_pages_and_etag() -> None:
+    client, _, seen = make_client(paged([[{"login": "a", "id": 1}], [{"login": "b", "id": 2}]]))
+    listing = Listing()
+    members = [u.login for page in [p async for p in client.iter_org_members("octo org", listing)] for u in page]
+    assert members == ["a", "b"] and listing.etag == 'W/"first"'
+    assert seen[0].url.raw_path.startswith(b"/orgs/octo%20org/members")
