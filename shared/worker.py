@@ -41,7 +41,12 @@ class JobContext:
         self.source = source
         self.publisher = publisher
         self.seq = 0
+        # Forge requests of this attempt: all of them, of which GraphQL, of which 304 (free),
+        # and the quota actually charged. A collector sets them; JobFinished carries them.
         self.requests = 0
+        self.requests_graphql = 0
+        self.not_modified = 0
+        self.charged = 0
         self.started_at = datetime.now(timezone.utc)
 
     def describe(self, error: BaseException, limit: int = 2000) -> str:
@@ -70,7 +75,8 @@ class JobContext:
         return v1.JobFinished(
             repo_id=self.job.repo_id, job_id=self.job.job_id, attempt=self.attempt, seq=self.seq,
             phase=self.job.phase, messages=self.seq if error is None else self.publisher.published,
-            requests=self.requests, error=message, error_kind=kind,
+            requests=self.requests, requests_graphql=self.requests_graphql, not_modified=self.not_modified,
+            charged=self.charged, error=message, error_kind=kind,
             started_at=self.started_at, finished_at=datetime.now(timezone.utc),
         )
 

@@ -1,10 +1,14 @@
-"""Collector: runs forge collection jobs. Owns the token pool and one HTTP connection pool."""
+"""Collector: runs forge collection jobs. Owns the token pool, one HTTP connection pool and a
+read-only database pool (for the stream cursors the processor stored)."""
 
 from __future__ import annotations
 
+import asyncpg
 import httpx
 
+from services.collector.cursors import read_cursors
 from services.collector.github import collect_repository
+from shared.db import Role, connect_pool
 from shared.errors import InvalidInputError
 from shared.events import subjects, v1
 from shared.forge.github import GitHubClient
@@ -23,16 +27,23 @@ class Collector(JobWorker):
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0),
                                       limits=httpx.Limits(max_connections=20))
         self.tokens = TokenPool([t.reveal() for t in self.settings.github_tokens])
+        # Without a database every pass is a full one: correct, only more expensive.
+        self.db: asyncpg.Pool | None = None
+        if self.settings.database_url:
+            self.db = await connect_pool(self.settings.database_url, role=Role.READER, min_size=1, max_size=4)
 
     async def on_stop(self) -> None:
         await self.http.aclose()
+        if self.db is not None:
+            await self.db.close()
 
     async def run_job(self, job: v1.Job, ctx: JobContext) -> None:
         if job.platform != "github":
             raise InvalidInputError(f"{job.url}: the collector has no client for platform {job.platform!r} yet")
         client = GitHubClient(self.settings.github_api_url, self.tokens, client=self.http)
         try:
-            await collect_repository(client, job, ctx)
+            cursors = {} if job.full else await read_cursors(self.db, job.repo_id)
+            await collect_repository(client, job, ctx, cursors)
         finally:
             self.metrics.forge_requests.labels(service=self.name, platform=job.platform).inc(client.requests)
 

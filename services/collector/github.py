@@ -1,28 +1,102 @@
 """One GitHub collection pass for one repository: what to fetch, in which order.
 
-Repository metadata first (it also follows renames), then the repository-level
-bulk endpoints: issues, pull requests, issue comments. Each page becomes one
-message as soon as it arrives, so memory stays flat on huge repositories.
+1. The repository (conditional on its ETag; it also follows renames). When it changed:
+   ``RepoObserved`` and a ``RepoInfoObserved`` snapshot (GraphQL counts, community profile,
+   SECURITY/CHANGELOG probes; no counts without a token). Unchanged: neither, since nothing in them moved.
+2. Repository-level streams, newest first down to the cursor (minus an overlap), each a
+   free 304 when its first page is unchanged: issues, pull requests (each page followed
+   by the GraphQL children of its pull requests), issue comments, review comments, issue
+   events, releases, contributors.
+3. Clone traffic (skipped silently without push access) and, for an organization's
+   repository, the organization's members.
+
+Every stream ends with its ``CursorObserved``; the processor stores cursors only when the
+whole job is committed, so a pass that dies half-way is simply run again from the old ones.
+``job.full`` ignores the cursors: everything is read again.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from services.collector.cursors import Cursor, advanced
+from services.collector.prchildren import emit_children
+from services.collector.streams import emit_cursor, emit_items, kind_of, read_stream
 from shared.events import v1
-from shared.forge.github import GitHubClient
+from shared.forge.github import GitHubClient, GraphQLClient, Listing, convert_repo_info
+from shared.forge.github.convert import PROBED_FILES, community_files
+from shared.forge.github.restchildren import RestPullChildren
 from shared.worker import JobContext
 
+REPO = "repo"
+CLONE_TRAFFIC = "clone_traffic"
+ORG_MEMBERS = "org_members"
+# Streams in the order of a pass. Pull requests come right after issues so that a pass
+# cut short has the entities before their comments and events.
+STREAM_ORDER = ("issues", "pull_requests", "comments", "review_comments", "issue_events", "releases", "contributors")
 
-async def collect_repository(client: GitHubClient, job: v1.Job, ctx: JobContext) -> None:
+
+async def collect_repository(
+    client: GitHubClient, job: v1.Job, ctx: JobContext, cursors: dict[str, Cursor] | None = None
+) -> None:
+    known = {} if job.full or cursors is None else cursors
     try:
-        meta = await client.get_repo(job.owner, job.name)
-        await ctx.emit(v1.RepoObserved, "repo", repo=meta)
-        # A renamed repository answers at its new name; keep asking there.
-        owner, name = meta.owner or job.owner, meta.name or job.name
-        async for issues in client.iter_issues(owner, name):
-            await ctx.emit_items(v1.IssuesObserved, "issues", issues)
-        async for pulls in client.iter_pulls(owner, name):
-            await ctx.emit_items(v1.PullRequestsObserved, "pull_requests", pulls)
-        async for comments in client.iter_issue_comments(owner, name):
-            await ctx.emit_items(v1.CommentsObserved, "comments", comments)
+        await _pass(client, GraphQLClient(client), job, ctx, known)
     finally:
-        ctx.requests = client.requests
+        counts = client.counts
+        ctx.requests, ctx.requests_graphql = counts.requests, counts.graphql
+        ctx.not_modified, ctx.charged = counts.not_modified, counts.charged
+
+
+async def _pass(client: GitHubClient, gql: GraphQLClient, job: v1.Job, ctx: JobContext, cursors: dict[str, Cursor]) -> None:
+    stored = cursors.get(REPO)
+    meta, etag = await client.get_repo_conditional(job.owner, job.name, stored.etag if stored else None)
+    owner, name = job.owner, job.name
+    is_org = ORG_MEMBERS in cursors
+    if meta is not None:
+        await ctx.emit(v1.RepoObserved, kind_of(v1.RepoObserved), repo=meta)
+        # A renamed repository answers at its new name; keep asking there.
+        owner, name = meta.owner or owner, meta.name or name
+        is_org = meta.owner_user is not None and meta.owner_user.kind == "Organization"
+        await _repo_info(client, gql, ctx, meta)
+        await emit_cursor(ctx, REPO, advanced(stored, meta.updated_at), etag)
+    what = f"{client.host}/{owner}/{name}"
+    # GitHub's GraphQL API refuses anonymous requests: without a token, children come over REST.
+    source = RestPullChildren(client, owner, name) if client.pool.anonymous else gql
+
+    async def children(pulls: list[v1.PullRequest]) -> None:
+        await emit_children(source, ctx, pulls, what)
+
+    for stream in STREAM_ORDER:
+        hook = children if stream == "pull_requests" else None
+        await read_stream(client, ctx, owner, name, stream, cursors.get(stream), hook)
+    await _clone_traffic(client, ctx, owner, name, cursors.get(CLONE_TRAFFIC))
+    if is_org:
+        await _org_members(client, ctx, owner, cursors.get(ORG_MEMBERS))
+
+
+async def _repo_info(client: GitHubClient, gql: GraphQLClient, ctx: JobContext, meta: v1.RepoMeta) -> None:
+    counts = {} if client.pool.anonymous else await gql.repo_counts(meta.owner, meta.name)
+    profile = await client.get_community_profile(meta.owner, meta.name)
+    reported = community_files(profile) if profile is not None else {}
+    probed = {key: await client.has_file(meta.owner, meta.name, path)
+              for key, path in PROBED_FILES.items() if key not in reported}
+    info = convert_repo_info(meta, counts, profile, probed)
+    await ctx.emit(v1.RepoInfoObserved, kind_of(v1.RepoInfoObserved), info=info, observed_at=datetime.now(UTC))
+
+
+async def _clone_traffic(client: GitHubClient, ctx: JobContext, owner: str, name: str, cursor: Cursor | None) -> None:
+    days, etag = await client.get_clone_traffic(owner, name, cursor.etag if cursor else None)
+    if days is None:
+        return  # unchanged, or the token may not read traffic
+    if days:
+        await emit_items(ctx, v1.CloneTrafficObserved, days)
+    await emit_cursor(ctx, CLONE_TRAFFIC, None, etag)
+
+
+async def _org_members(client: GitHubClient, ctx: JobContext, org: str, cursor: Cursor | None) -> None:
+    listing = Listing(sent_etag=cursor.etag if cursor else None)
+    async for page in client.iter_org_members(org, listing):
+        await ctx.emit(v1.OrgMembersObserved, kind_of(v1.OrgMembersObserved), org=org, items=page)
+    if not listing.not_modified:
+        await emit_cursor(ctx, ORG_MEMBERS, None, listing.etag)

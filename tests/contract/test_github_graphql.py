@@ -35,12 +35,12 @@ def connection(nodes: list[Any], *, more: str | None = None, total: int | None =
 
 def pull(number: int, *, commits: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
-        "id": f"PR_{number}", "number": number, "databaseId": 1000 + number,
+        "id": f"PR_{number}", "number": number, "fullDatabaseId": str(1000 + number),
         "mergeStateStatus": "CLEAN", "mergeable": "MERGEABLE", "mergedBy": actor("dependabot", 9, "Bot"),
         "reviewRequests": {"nodes": [{"requestedReviewer": {"__typename": "Team", "databaseId": 5, "slug": "core",
                                                             "name": "Core"}},
                                      {"requestedReviewer": {"__typename": "User"}}]},
-        "reviews": connection([{"databaseId": 50 + number, "id": f"R_{number}", "state": "APPROVED",
+        "reviews": connection([{"fullDatabaseId": str(5_000_000_000 + number), "id": f"R_{number}", "state": "APPROVED",
                                 "authorAssociation": "MEMBER", "body": "ok", "url": "", "submittedAt": "2024-01-02T00:00:00Z",
                                 "author": None, "commit": {"oid": "a" * 40}}]),
         "commits": commits or connection([commit(1)]),
@@ -91,6 +91,7 @@ async def test_batches_of_fifty_with_every_child_converted() -> None:
     assert first.detail.merged_by and first.detail.merged_by.login == "dependabot[bot]" and first.detail.merged_by.kind == "Bot"
     assert [t.slug for t in first.detail.requested_teams] == ["core"]
     assert first.reviews[0].author is None and first.reviews[0].state == "APPROVED"
+    assert first.reviews[0].platform_id == 5_000_000_001  # past 32 bits: fullDatabaseId
     assert first.commits[0].author and first.commits[0].author.login == "ann" and first.commits[0].committer is None
     assert first.files[0].status == "removed"
     assert len(got) == 60

@@ -12,8 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from shared.events.v1 import PullRequest
 from shared.forge.github import Listing
 from shared.forge.github.convert import convert_repo_info
+from shared.forge.github.restchildren import RestPullChildren
 from tests.contract.test_github_client import API, REPO_JSON, make_client
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "examples"
@@ -153,7 +155,7 @@ async def test_repo_info_from_profile_counts_and_file_probes() -> None:
     security, changelog = await client.has_file("o", "r", "SECURITY.md"), await client.has_file("o", "r", "CHANGELOG.md")
     assert (security, changelog) == (True, False)
     meta = await client.get_repo("o", "r")
-    info = convert_repo_info(meta, {"closed_issues": 4}, profile, security, changelog)
+    info = convert_repo_info(meta, {"closed_issues": 4}, profile, {"security": security, "changelog": changelog})
     assert (info.has_readme, info.has_contributing, info.has_code_of_conduct) == (True, True, True)
     assert (info.has_security, info.has_changelog, info.closed_issues, info.health_percentage) == (True, False, 4, 100)
 
@@ -161,13 +163,19 @@ async def test_repo_info_from_profile_counts_and_file_probes() -> None:
 @pytest.mark.parametrize("status", [403, 404])
 async def test_clone_traffic_without_push_access_is_skipped(status: int) -> None:
     client, _, _ = make_client(lambda r: httpx.Response(status, json={"message": "Must have push access to repository"}))
-    assert await client.get_clone_traffic("o", "r") is None
+    assert await client.get_clone_traffic("o", "r") == (None, None)
     assert client.requests == 1
 
 
 async def test_clone_traffic_days() -> None:
-    client, _, seen = make_client(lambda r: httpx.Response(200, json=example("clone-traffic")))
-    days = await client.get_clone_traffic("o", "r")
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.headers.get("if-none-match") == '"t1"':
+            return httpx.Response(304, headers={"etag": '"t1"'})
+        return httpx.Response(200, json=example("clone-traffic"), headers={"etag": '"t1"'})
+
+    client, _, seen = make_client(handler)
+    days, etag = await client.get_clone_traffic("o", "r")
+    assert await client.get_clone_traffic("o", "r", etag) == (None, '"t1"')
     assert days and (days[0].day, days[0].count, days[0].uniques) == (datetime(2016, 10, 10, tzinfo=UTC), 2, 1)
     assert seen[0].url.path == "/repos/o/r/traffic/clones"
 
@@ -178,3 +186,31 @@ async def test_org_members_pages_and_etag() -> None:
     members = [u.login for page in [p async for p in client.iter_org_members("octo org", listing)] for u in page]
     assert members == ["a", "b"] and listing.etag == 'W/"first"'
     assert seen[0].url.raw_path.startswith(b"/orgs/octo%20org/members")
+
+
+async def test_pull_request_children_over_rest_without_a_token() -> None:
+    user = {"login": "ann", "id": 7}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/pulls/3"):
+            return httpx.Response(200, json={"id": 33, "number": 3, "title": "t", "state": "closed", "merged_by": user,
+                                             "mergeable": None, "mergeable_state": "clean", "commits": 1,
+                                             "changed_files": 1, "requested_teams": [{"id": 5, "slug": "core"}]})
+        if path.endswith("/reviews"):
+            return httpx.Response(200, json=[{"id": 9, "state": "APPROVED", "user": user, "commit_id": "a" * 40}])
+        if path.endswith("/commits"):
+            return httpx.Response(200, json=[{"sha": "b" * 40, "commit": {"message": "m", "author": {"name": "Ann"}},
+                                              "author": user, "committer": None}])
+        return httpx.Response(200, json=[{"filename": "new.py", "previous_filename": "old.py", "status": "renamed"}])
+
+    client, _, seen = make_client(handler, tokens=[])
+    pull = PullRequest(platform_id=33, number=3, title="t", state="closed")
+    [children] = [c async for c in RestPullChildren(client, "o", "r").children_of([pull], "github.com/o/r")]
+    assert [r.url.path for r in seen] == ["/repos/o/r/pulls/3", "/repos/o/r/pulls/3/reviews",
+                                          "/repos/o/r/pulls/3/commits", "/repos/o/r/pulls/3/files"]
+    detail = children.detail
+    assert (detail.platform_id, detail.merge_state, detail.mergeable, detail.reviews_total) == (33, "CLEAN", "UNKNOWN", 1)
+    assert detail.merged_by and detail.merged_by.login == "ann" and [t.slug for t in detail.requested_teams] == ["core"]
+    assert children.reviews[0].commit_sha == "a" * 40 and children.commits[0].author_name == "Ann"
+    assert (children.files[0].path, children.files[0].previous_path) == ("new.py", "old.py")

@@ -27,10 +27,11 @@ from shared.fakeforge import (
     create_sample_git_repo,
     load_sample_dataset,
 )
-from shared.settings import Settings, load_settings
+from shared.settings import Secret, Settings, load_settings
 from watershed.client import request_collection, wait_for_jobs
 from watershed.pipeline import Pipeline
 
+PIPELINE_TOKEN = "ghp_pipelineTestToken0000000000000000000"
 Collect = Callable[..., Awaitable[v1.CollectReply]]
 
 
@@ -62,6 +63,8 @@ def pipeline_settings(nats_url: str, fresh_database_url: str, forge: FakeForge, 
         data_dir=tmp_path / "data",
         github_api_url=forge.base_url,
         github_git_url=f"{forge.base_url}/git",
+        # GitHub's GraphQL API (pull request children) needs a token; the fake forge takes any.
+        github_tokens=(Secret(PIPELINE_TOKEN),),
         facade_allow_local=True,
         scheduler_tick_s=0.2,
         job_max_deliver=2,

@@ -63,7 +63,7 @@ async def test_slice_rows_match_the_dataset_and_git(collect_repos, pipeline, sam
     try:
         await check_status(conn, {github_id: {"collector", "facade"}, local_id: {"facade"}})
         await check_repo(conn, github_id, data)
-        await check_contributors(conn, data)
+        await check_contributors(conn, data, sample_dataset.org_members.get(data.repository["owner"]["login"]))
         await check_issues(conn, github_id, data)
         await check_pulls(conn, github_id, data)
         await check_comments(conn, github_id, data)
@@ -119,25 +119,36 @@ async def check_repo(conn: asyncpg.Connection, repo_id: int, data: RepoData) -> 
     assert row["owner_id"] == cid(meta["owner"])
 
 
-def referenced_users(data: RepoData) -> dict[int, dict[str, Any]]:
+def referenced_users(data: RepoData, org_members: list[dict[str, Any]] | None = None) -> dict[int, dict[str, Any]]:
+    """Every account a full collection names: entities, their children, contributors, members."""
     users: dict[int, dict[str, Any]] = {data.repository["owner"]["id"]: data.repository["owner"]}
+
+    def add(*found: dict[str, Any] | None) -> None:
+        for user in found:
+            if user is not None:
+                users[user["id"]] = user
+
     for issue in data.plain_issues:
-        for user in (issue["user"], issue.get("closed_by"), *issue["assignees"]):
-            if user is not None:
-                users[user["id"]] = user
+        add(issue["user"], issue.get("closed_by"), *issue["assignees"])
     for pull in data.pulls:
-        for user in (pull["user"], *pull["assignees"], *(pull.get("requested_reviewers") or [])):
-            if user is not None:
-                users[user["id"]] = user
-    for comment in data.comments:
-        if comment["user"] is not None:
-            users[comment["user"]["id"]] = comment["user"]
+        add(pull["user"], *pull["assignees"], *(pull.get("requested_reviewers") or []), pull.get("merged_by"))
+    for comment in [*data.comments, *data.review_comments]:
+        add(comment["user"])
+    for review in (r for reviews in data.reviews.values() for r in reviews):
+        add(review["user"])
+    for commit in (c for commits in data.pr_commits.values() for c in commits):
+        add(commit.get("author"), commit.get("committer"))
+    for event in data.issue_events:
+        add(event.get("actor"), event.get("assignee"))
+    for release in data.releases:
+        add(release.get("author"))
+    add(*data.contributors, *(org_members or []))
     return users
 
 
-async def check_contributors(conn: asyncpg.Connection, data: RepoData) -> None:
+async def check_contributors(conn: asyncpg.Connection, data: RepoData, members: list[dict[str, Any]] | None) -> None:
     rows = {r["cntrb_id"]: r for r in await conn.fetch("SELECT * FROM data.contributors")}
-    expected = referenced_users(data)
+    expected = referenced_users(data, members)
     assert set(rows) == {cid(u) for u in expected.values()}
     kinds = {}
     for user in expected.values():

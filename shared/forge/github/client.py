@@ -262,16 +262,19 @@ class GitHubClient:
             return False
         return True
 
-    async def get_clone_traffic(self, owner: str, name: str) -> list[CloneDay] | None:
-        """Daily clones of the last two weeks; None when the token may not read traffic (403)."""
+    async def get_clone_traffic(self, owner: str, name: str, etag: str | None = None) -> tuple[list[CloneDay] | None, str | None]:
+        """Daily clones of the last two weeks and the ETag to keep; None when unchanged since
+        ``etag`` or when the token may not read traffic (403: only pushers may)."""
         path = f"{self._repo_path(owner, name)}/traffic/clones"
         try:
-            data, _ = await self._get(path, {"per": "day"}, wire.clone_traffic_decoder, self._what(owner, name), "clone traffic")
+            data, response = await self._get(path, {"per": "day"}, wire.clone_traffic_decoder, self._what(owner, name),
+                                             "clone traffic", etag=etag)
         except (FatalError, NotFoundError) as exc:
             if exc.status in (403, 404):
-                return None
+                return None, etag
             raise
-        return convert_clone_traffic(data)
+        kept = response.headers.get("etag") or etag
+        return (None if data is None else convert_clone_traffic(data)), kept
 
     async def iter_org_members(self, org: str, listing: Listing) -> AsyncIterator[list[User]]:
         """Public and (with an owner's token) private members of an organization, one list per page."""

@@ -298,25 +298,32 @@ def convert_clone_traffic(wire: WireCloneTraffic) -> list[CloneDay]:
     return [CloneDay(day=d.timestamp, count=d.count, uniques=d.uniques) for d in wire.clones]
 
 
+# Files the profile may report beyond README/CONTRIBUTING/CODE_OF_CONDUCT; when it leaves one
+# out, the caller probes the repository's contents for it.
+PROBED_FILES = {"security": "SECURITY.md", "changelog": "CHANGELOG.md"}
+
+
 def community_files(wire: WireCommunityProfile) -> dict[str, bool]:
     """Which community files the profile reports (GitHub looks in the root, docs/ and .github/)."""
     files = wire.files
-    return {
+    found = {
         "readme": files.get("readme") is not None,
         "contributing": files.get("contributing") is not None,
         "code_of_conduct": files.get("code_of_conduct") is not None or files.get("code_of_conduct_file") is not None,
     }
+    found.update({key: files[key] is not None for key in PROBED_FILES if key in files})
+    return found
 
 
 def convert_repo_info(
     repo: RepoMeta,
     counts: dict[str, int | None],
     profile: WireCommunityProfile | None,
-    has_security: bool | None,
-    has_changelog: bool | None,
+    probed: dict[str, bool] | None = None,
 ) -> RepoInfo:
-    """A snapshot from the repository, the GraphQL counts, the community profile and two file probes."""
-    files = community_files(profile) if profile is not None else {}
+    """A snapshot from the repository, the GraphQL counts, the community profile and the file
+    probes (``probed``: :data:`PROBED_FILES` key → exists) for what the profile did not say."""
+    files = {**(probed or {}), **(community_files(profile) if profile is not None else {})}
     return RepoInfo(
         stars=repo.stars,
         forks=repo.forks,
@@ -334,7 +341,7 @@ def convert_repo_info(
         has_readme=files.get("readme"),
         has_contributing=files.get("contributing"),
         has_code_of_conduct=files.get("code_of_conduct"),
-        has_security=has_security,
-        has_changelog=has_changelog,
+        has_security=files.get("security"),
+        has_changelog=files.get("changelog"),
         health_percentage=profile.health_percentage if profile is not None else None,
     )

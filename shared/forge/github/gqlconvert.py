@@ -27,10 +27,20 @@ def gql_user(actor: GqlActor | None) -> User | None:
                 avatar_url=actor.avatar_url or "", html_url=actor.url or "")
 
 
+def big_int(value: str | int | None) -> int | None:
+    """A GraphQL BigInt (sent as a string, as it may exceed 32 bits)."""
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
 def convert_reviews(number: int, nodes: Iterable[GqlReview | None]) -> list[Review]:
     return [
         Review(
-            platform_id=r.database_id,
+            platform_id=big_int(r.full_database_id),  # type: ignore[arg-type]
             pr_number=number,
             state=r.state,
             node_id=r.id or "",
@@ -42,7 +52,7 @@ def convert_reviews(number: int, nodes: Iterable[GqlReview | None]) -> list[Revi
             submitted_at=r.submitted_at,
         )
         for r in nodes
-        if r is not None and r.database_id is not None
+        if r is not None and big_int(r.full_database_id) is not None
     ]
 
 
@@ -91,7 +101,7 @@ def convert_detail(pull: GqlPull) -> PullRequestDetail:
             teams.append(Team(platform_id=who.database_id, slug=who.slug or "", name=who.name or ""))
     return PullRequestDetail(
         number=pull.number or 0,
-        platform_id=pull.database_id,
+        platform_id=big_int(pull.full_database_id),
         merged_by=gql_user(pull.merged_by),
         merge_state=pull.merge_state_status,
         mergeable=pull.mergeable,

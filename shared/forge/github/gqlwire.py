@@ -41,7 +41,7 @@ class GqlOid(Gql):
 
 class GqlReview(Gql):
     state: str
-    database_id: int | None = None
+    full_database_id: str | int | None = None  # BigInt: a string on the wire
     id: str | None = None
     author_association: str | None = None
     body: str | None = None
@@ -109,7 +109,7 @@ class GqlPull(Gql):
 
     id: str | None = None
     number: int | None = None
-    database_id: int | None = None
+    full_database_id: str | int | None = None  # BigInt: a string on the wire
     merge_state_status: str | None = None
     mergeable: str | None = None
     merged_by: GqlActor | None = None

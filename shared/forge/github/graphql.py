@@ -23,7 +23,7 @@ import httpx
 import msgspec
 
 from shared.errors import AuthError, FatalError, RateLimitedError, TransientError, WatershedError
-from shared.events.v1 import PrCommit, PrFile, PullRequestDetail, Review
+from shared.events.v1 import PrCommit, PrFile, PullRequest, PullRequestDetail, Review
 from shared.forge.decode import decode_lenient
 from shared.forge.github import gqlwire, queries
 from shared.forge.github.client import GitHubClient
@@ -92,6 +92,11 @@ class GraphQLClient:
             "merged_pull_requests": total(repo.merged_pulls),
             "commit_count": total(target.history) if target else None,
         }
+
+    async def children_of(self, pulls: Sequence[PullRequest], what: str) -> AsyncIterator[PullChildren]:
+        """Every child of ``pulls`` (those without a node id are skipped)."""
+        async for children in self.pull_children([p.node_id for p in pulls if p.node_id], what):
+            yield children
 
     async def pull_children(self, node_ids: Sequence[str], what: str) -> AsyncIterator[PullChildren]:
         """Every child of each pull request (in the order given), in batches with fallback."""

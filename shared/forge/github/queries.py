@@ -26,7 +26,7 @@ _REVIEWS = """
 fragment Reviews on PullRequestReviewConnection {
   totalCount pageInfo { ...Page }
   nodes {
-    databaseId id state authorAssociation body url submittedAt
+    fullDatabaseId id state authorAssociation body url submittedAt
     author { ...Who }
     commit { oid }
   }
@@ -57,7 +57,7 @@ PULL_REQUEST_CHILDREN = (
 query PullRequestChildren($ids: [ID!]!) {
   nodes(ids: $ids) {
     ... on PullRequest {
-      id number databaseId mergeStateStatus mergeable
+      id number fullDatabaseId mergeStateStatus mergeable
       mergedBy { ...Who }
       reviewRequests(first: 100) {
         nodes { requestedReviewer { __typename ... on Team { databaseId slug name } } }

@@ -154,6 +154,55 @@ class WireComment(Wire):
     updated_at: datetime | None = None
 
 
+class WirePullDetail(WirePull):
+    """The single pull request view: what the list leaves out."""
+
+    merged_by: WireUser | None = None
+    mergeable: bool | None = None
+    mergeable_state: str | None = None
+    commits: int | None = None
+    changed_files: int | None = None
+
+
+class WireReview(Wire):
+    id: int
+    state: str
+    node_id: str | None = None
+    user: WireUser | None = None
+    body: str | None = None
+    commit_id: str | None = None
+    html_url: str | None = None
+    author_association: str | None = None
+    submitted_at: datetime | None = None
+
+
+class WireGitActor(Wire):
+    name: str | None = None
+    email: str | None = None
+    date: datetime | None = None
+
+
+class WireGitCommit(Wire):
+    message: str = ""
+    author: WireGitActor | None = None
+    committer: WireGitActor | None = None
+
+
+class WirePrCommit(Wire):
+    sha: str
+    commit: WireGitCommit
+    author: WireUser | None = None
+    committer: WireUser | None = None
+
+
+class WirePrFile(Wire):
+    filename: str
+    previous_filename: str | None = None
+    status: str | None = None
+    additions: int | None = None
+    deletions: int | None = None
+
+
 class WireReviewComment(Wire):
     id: int
     pull_request_url: str
@@ -254,3 +303,7 @@ contributors_decoder = msgspec.json.Decoder(list[WireContributor])
 community_decoder = msgspec.json.Decoder(WireCommunityProfile)
 clone_traffic_decoder = msgspec.json.Decoder(WireCloneTraffic)
 content_decoder = msgspec.json.Decoder(WireContent | list[WireContent])
+pull_detail_decoder = msgspec.json.Decoder(WirePullDetail)
+reviews_decoder = msgspec.json.Decoder(list[WireReview])
+pr_commits_decoder = msgspec.json.Decoder(list[WirePrCommit])
+pr_files_decoder = msgspec.json.Decoder(list[WirePrFile])
