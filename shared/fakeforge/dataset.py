@@ -108,8 +108,10 @@ class Dataset:
         self.missing |= other.missing
         self.blocked |= other.blocked
         for org, members in other.org_members.items():
-            known = {member["id"]: member for member in self.org_members.get(org, [])}
-            known.update((member["id"], member) for member in members)
+            # Generated repositories draw their people independently, so the same login can
+            # come with another id; the members already known win.
+            known = {member["login"].lower(): member for member in members}
+            known.update((m["login"].lower(), m) for m in self.org_members.get(org, []))
             self.org_members[org] = sorted(known.values(), key=lambda m: m["id"])
 
     def find_org_members(self, org: str) -> list[Json] | None:
@@ -144,7 +146,11 @@ class Dataset:
         return full_name.lower() in {name.lower() for name in self.blocked}
 
     def distinct_users(self) -> dict[int, Json]:
-        return {user["id"]: user for repo in self.repositories.values() for user in repo.users}
+        found = {user["id"]: user for repo in self.repositories.values() for user in repo.users}
+        for members in self.org_members.values():
+            for member in members:
+                found.setdefault(member["id"], member)
+        return found
 
     def to_json(self) -> Json:
         return {
