@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -130,12 +131,8 @@ class Api:
                 if route.one is not None:
                     return _found(route.one(repo, match))
                 assert route.items is not None
-                items = route.items
-
-                def listed() -> list[Json] | None:
-                    return items(self, repo, match, query)
-
-                return self._page(route.resource, listed, query, url_base)
+                return self._page(route.resource, partial(route.items, self, repo, match, query),
+                                  query, url_base)
         return not_found()
 
     def _page(self, resource: str, listed: Callable[[], list[Json] | None], query: QueryPairs,

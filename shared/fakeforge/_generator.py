@@ -396,7 +396,7 @@ def add_children(rng: random.Random, repo: RepoData, people: _People, spec: Chil
     repo.contributors = _contributors(rng, repo, people)
     repo.community_profile = _community_profile(rng, repo, t1)
     repo.clone_traffic = _clone_traffic(rng, t1)
-    for number, pull in pulls.items():
+    for pull in pulls.values():
         _add_pull_details(rng, repo, pull)
     _add_huge_bodies(rng, repo, spec.huge_bodies)
     return sorted((u for u in people.humans if rng.random() < 0.6), key=lambda u: u["id"])
@@ -749,12 +749,11 @@ def _community_profile(rng: random.Random, repo: RepoData, t1: datetime) -> Json
 
 def _clone_traffic(rng: random.Random, t1: datetime) -> Json:
     last = t1.replace(hour=0, minute=0, second=0)
-    days = [{"timestamp": _fmt(last - timedelta(days=13 - d)), "count": rng.randrange(0, 40),
-             "uniques": 0} for d in range(14)]
-    for day in days:
-        day["uniques"] = rng.randrange(0, day["count"] + 1)
-    return {"count": sum(d["count"] for d in days),
-            "uniques": max(d["uniques"] for d in days) + rng.randrange(0, 5), "clones": days}
+    counts = [rng.randrange(0, 40) for _ in range(14)]
+    uniques = [rng.randrange(0, count + 1) for count in counts]
+    days = [{"timestamp": _fmt(last - timedelta(days=13 - d)), "count": counts[d],
+             "uniques": uniques[d]} for d in range(14)]
+    return {"count": sum(counts), "uniques": max(uniques) + rng.randrange(0, 5), "clones": days}
 
 
 def _add_pull_details(rng: random.Random, repo: RepoData, pull: Json) -> None:

@@ -233,10 +233,16 @@ def _expand_repo(body: Json) -> RepoData:
     parts["issue_events"] = [
         {**event, "issue": issues[event["issue"]["$issue"]]} if "issue" in event else event
         for event in parts["issue_events"]]
-    by_pull = {part: {int(number): expand(items) for number, items in body.get(part, {}).items()}
-               for part in _BY_PULL_PARTS}
+    by_pull: dict[str, dict[int, list[Json]]] = {
+        part: {int(number): expand(items) for number, items in body.get(part, {}).items()}
+        for part in _BY_PULL_PARTS}
     return RepoData(repository=repository, users=body["users"], labels=body["labels"],
-                    **parts, **by_pull, community_profile=body.get("community_profile"),
+                    issues=parts["issues"], pulls=parts["pulls"], comments=parts["comments"],
+                    review_comments=parts["review_comments"],
+                    issue_events=parts["issue_events"], releases=parts["releases"],
+                    contributors=parts["contributors"], reviews=by_pull["reviews"],
+                    pr_commits=by_pull["pr_commits"], pr_files=by_pull["pr_files"],
+                    community_profile=body.get("community_profile"),
                     clone_traffic=body.get("clone_traffic"))
 
 

@@ -101,7 +101,7 @@ def test_children_belong_to_existing_items_and_counts_match() -> None:
     assert set(repo.reviews) == set(repo.pr_commits) == set(repo.pr_files) == set(pulls)
     big = [n for n in pulls if len(repo.pr_commits[n]) == 105]
     assert len(big) == 1 and len(repo.pr_files[big[0]]) == len(repo.reviews[big[0]]) == 105
-    for number, pull in pulls.items():
+    for number in pulls:
         if number in big:
             continue
         assert 1 <= len(repo.reviews[number]) <= 3
