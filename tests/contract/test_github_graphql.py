@@ -8,10 +8,13 @@ import json
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
 from shared.errors import FatalError, TransientError
 from shared.forge.github import GraphQLClient, graphql_url
+from shared.forge.github.gqlconvert import convert_commits
+from shared.forge.github.gqlwire import GqlPrCommit
 from tests.contract.test_github_client import SECRET, make_client
 
 RESET = 1_700_000_600
@@ -94,6 +97,11 @@ async def test_batches_of_fifty_with_every_child_converted() -> None:
     assert first.reviews[0].platform_id == 5_000_000_001  # past 32 bits: fullDatabaseId
     assert first.commits[0].author and first.commits[0].author.login == "ann" and first.commits[0].committer is None
     assert first.files[0].status == "removed"
+    # An app's commits: GitActor.user is typed User; the noreply address names the bot.
+    bot = {"name": "dependabot[bot]", "email": "49699333+dependabot[bot]@users.noreply.github.com",
+           "user": actor("dependabot", 49699333)}
+    [commit_by_bot] = convert_commits(1, [msgspec.convert({"commit": {"oid": "c" * 40, "author": bot}}, GqlPrCommit)])
+    assert commit_by_bot.author and (commit_by_bot.author.login, commit_by_bot.author.kind) == ("dependabot[bot]", "Bot")
     assert len(got) == 60
     assert (client.counts.requests, client.counts.graphql, client.counts.charged) == (2, 2, 4)
     assert client.pool.budget(SECRET, "graphql").remaining == 4000

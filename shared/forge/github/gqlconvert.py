@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from shared.events.v1 import PrCommit, PrFile, PullRequestDetail, Review, Team, User
 from shared.forge.github.convert import GHOST_LOGIN
-from shared.forge.github.gqlwire import GqlActor, GqlCommit, GqlFile, GqlPull, GqlReview
+from shared.forge.github.gqlwire import GqlActor, GqlCommit, GqlFile, GqlGitActor, GqlPull, GqlReview
 
 # GraphQL names what REST calls a file's status in capitals, and "removed" DELETED.
 _FILE_STATUS = {"DELETED": "removed"}
 _BOT_SUFFIX = "[bot]"
+# GitHub's noreply address, ``{id}+{login}@users.noreply.github.com``; an app's login ends in [bot].
+_NOREPLY_BOT = re.compile(r"^(\d+)\+(.+\[bot\])@users\.noreply\.github\.com$", re.IGNORECASE)
 
 
 def gql_user(actor: GqlActor | None) -> User | None:
@@ -56,6 +59,19 @@ def convert_reviews(number: int, nodes: Iterable[GqlReview | None]) -> list[Revi
     ]
 
 
+def git_user(who: GqlGitActor | None) -> User | None:
+    """The account behind a commit's author or committer. ``GitActor.user`` is typed ``User``,
+    so an app shows up as a user named without ``[bot]``; its noreply address tells the truth."""
+    if who is None:
+        return None
+    user = gql_user(who.user)
+    bot = _NOREPLY_BOT.match(who.email or "")
+    if user is not None and bot is not None and int(bot[1]) == user.platform_id:
+        return User(platform_id=user.platform_id, login=bot[2], node_id=user.node_id, kind="Bot",
+                    avatar_url=user.avatar_url, html_url=user.html_url)
+    return user
+
+
 def _commit(number: int, c: GqlCommit) -> PrCommit:
     author, committer = c.author, c.committer
     return PrCommit(
@@ -68,8 +84,8 @@ def _commit(number: int, c: GqlCommit) -> PrCommit:
         committer_name=(committer.name or "") if committer else "",
         committer_email=(committer.email or "") if committer else "",
         committer_date=committer.date if committer else None,
-        author=gql_user(author.user) if author else None,
-        committer=gql_user(committer.user) if committer else None,
+        author=git_user(author),
+        committer=git_user(committer),
         additions=c.additions,
         deletions=c.deletions,
     )
