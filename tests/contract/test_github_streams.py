@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from shared.errors import FatalError
 from shared.events.v1 import PullRequest
 from shared.forge.github import Listing
 from shared.forge.github.convert import convert_repo_info
@@ -118,6 +119,16 @@ async def test_releases_and_contributors_from_the_documented_examples() -> None:
     assert release.tag_name == "v1.0.0" and release.author and release.author.login == "octocat"
     [[contribution]] = await collect(client, "contributors", Listing())
     assert contribution.user.login == "octocat" and contribution.contributions == 32
+
+
+async def test_contributors_refused_on_a_huge_repository_are_skipped() -> None:
+    message = {"message": "The history or contributor list is too large to list contributors for this repository via the API."}
+    client, _, _ = make_client(lambda r: httpx.Response(403, json=message))
+    listing = Listing()
+    assert await collect(client, "contributors", listing) == [] and listing.not_modified
+    client, _, _ = make_client(lambda r: httpx.Response(403, json={"message": "Resource not accessible"}))
+    with pytest.raises(FatalError):
+        await collect(client, "issues", Listing())
 
 
 async def test_empty_repository_contributors_204() -> None:

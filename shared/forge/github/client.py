@@ -102,6 +102,9 @@ class StreamSpec:
     noun: str
     params: dict[str, str] = field(default_factory=dict)
     time_of: Callable[[Any], datetime | None] | None = None  # None: always read whole
+    # GitHub refuses some lists on huge repositories with a 403 ("contributor list is too large");
+    # such a stream is skipped, not the whole pass.
+    refused_is_empty: bool = False
 
 
 def _updated(item: Any) -> datetime | None:
@@ -124,7 +127,8 @@ STREAMS: dict[str, StreamSpec] = {
     "issue_events": StreamSpec("/issues/events", wire.issue_events_decoder, convert_issue_events, "issue events",
                                {}, _created),
     "releases": StreamSpec("/releases", wire.releases_decoder, convert_releases, "releases"),
-    "contributors": StreamSpec("/contributors", wire.contributors_decoder, convert_contributors, "contributors"),
+    "contributors": StreamSpec("/contributors", wire.contributors_decoder, convert_contributors, "contributors",
+                               refused_is_empty=True),
 }
 
 
@@ -218,7 +222,8 @@ class GitHubClient:
         spec = STREAMS[stream]
         params = {**spec.params, "per_page": str(self.per_page)}
         path = self._repo_path(owner, name) + spec.path
-        async for page in self._pages(path, params, spec.decoder, self._what(owner, name), spec.noun, listing):
+        pages = self._pages(path, params, spec.decoder, self._what(owner, name), spec.noun, listing)
+        async for page in self._refusable(pages, listing) if spec.refused_is_empty else pages:
             older = False
             kept = []
             for item in page:
@@ -233,6 +238,17 @@ class GitHubClient:
                 yield facts
             if older:
                 return
+
+    @staticmethod
+    async def _refusable(pages: AsyncIterator[list[T]], listing: Listing) -> AsyncIterator[list[T]]:
+        try:
+            async for page in pages:
+                yield page
+        except FatalError as exc:
+            if exc.status != 403:
+                raise
+            log.info("forge.list_refused", extra={"fields": {"status": exc.status, "error": exc.message}})
+            listing.not_modified = True  # nothing read, so no cursor to record either
 
     async def get_repo_conditional(self, owner: str, name: str, etag: str | None) -> tuple[RepoMeta | None, str | None]:
         """The repository, or None when it is unchanged since ``etag``; and the ETag to keep."""
