@@ -36,8 +36,10 @@ class Quota:
 
 
 class RateLimiter:
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Callable[[], float], window_seconds: int = WINDOW_SECONDS) -> None:
         self._clock = clock
+        # GitHub's window is an hour; tests that must see a reset shorten it.
+        self.window_seconds = window_seconds
         self._windows: dict[str, _Window] = {}
         self._lock = threading.Lock()
 
@@ -46,7 +48,7 @@ class RateLimiter:
         key = f"{resource}:{key}"
         window = self._windows.get(key)
         if window is None or now >= window.reset:
-            window = self._windows[key] = _Window(limit=limit, reset=now + WINDOW_SECONDS)
+            window = self._windows[key] = _Window(limit=limit, reset=now + self.window_seconds)
         # A limit changed mid-window applies at once, which is what tests that lower it expect.
         window.limit = limit
         return window

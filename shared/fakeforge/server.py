@@ -184,6 +184,15 @@ class FakeForge:
         with self._lock:
             self._faults.clear()
 
+    @property
+    def rate_window_seconds(self) -> int:
+        """Length of a rate-limit window (GitHub: an hour); tests that must see a reset shorten it."""
+        return self._limiter.window_seconds
+
+    @rate_window_seconds.setter
+    def rate_window_seconds(self, seconds: int) -> None:
+        self._limiter.window_seconds = seconds
+
     def reset_rate_limits(self) -> None:
         self._limiter.reset()
 

@@ -9,10 +9,12 @@ from typing import Any
 import asyncpg
 
 # Columns that say when we wrote, not what we know.
-VOLATILE = {"collected_at", "first_seen_at", "updated_at_row", "registered_at", "metadata_at", "commit_id", "msg_id"}
+VOLATILE = {"collected_at", "first_seen_at", "updated_at_row", "registered_at", "metadata_at", "commit_id", "msg_id",
+            "review_id", "review_comment_id", "issue_event_id", "release_id", "observed_at"}
 TABLES = ("repos", "contributors", "issues", "issue_labels", "issue_assignees", "pull_requests",
           "pull_request_labels", "pull_request_assignees", "pull_request_reviewers", "messages", "commits",
-          "commit_files")
+          "commit_files", "reviews", "review_comments", "pr_commits", "pr_files", "pull_request_teams",
+          "issue_events", "releases", "repo_contributors", "clone_traffic", "org_members")
 
 
 async def snapshot(dsn: str) -> dict[str, list[tuple[Any, ...]]]:
