@@ -19,9 +19,11 @@ MAX_FILES_PER_ENTRY = 1000
 
 
 def remote_for(job: v1.Job, settings: Settings) -> str:
-    """Where to fetch from: GitHub repositories through the configured git host, others as registered."""
+    """Where to fetch from: github.com repositories through the configured git host (a mirror,
+    or the fake forge in tests), Enterprise ones from their own host, others as registered."""
     if job.platform == "github":
-        return f"{settings.github_git_url}/{job.owner}/{job.name}.git"
+        base = settings.github_git_url if job.host in ("", "github.com") else f"https://{job.host}"
+        return f"{base}/{job.owner}/{job.name}.git"
     return job.url
 
 

@@ -68,3 +68,18 @@ def test_processor_rebuilds_the_commit_from_its_entries_in_one_batch_or_many() -
     for batch in apart:
         values = {n: batch.commits.data[i][0] for i, n in enumerate(names)}
         assert values["files_changed"] == 2501 and values["additions"] == row["additions"]
+
+
+def test_remote_for_github_com_enterprise_and_plain_git() -> None:
+    from services.facade.app import remote_for
+    from shared.settings import load_settings
+
+    settings = load_settings({}, github_git_url="http://127.0.0.1:9/git")
+    job = v1.Job(job_id="j", repo_id=1, phase="facade", url="https://github.com/o/r", platform="github",
+                 host="github.com", owner="O", name="R")
+    assert remote_for(job, settings) == "http://127.0.0.1:9/git/O/R.git"
+    ghe = v1.Job(job_id="j", repo_id=2, phase="facade", url="https://ghe.example.com/o/r", platform="github",
+                 host="ghe.example.com", owner="o", name="r")
+    assert remote_for(ghe, settings) == "https://ghe.example.com/o/r.git"
+    plain = v1.Job(job_id="j", repo_id=3, phase="facade", url="https://git.example.org/x.git", platform="git")
+    assert remote_for(plain, settings) == "https://git.example.org/x.git"
