@@ -78,19 +78,38 @@ async def _upsert(conn: asyncpg.Connection, sql: str, cols: Columns) -> list[asy
     return await conn.fetch(sql, *data)
 
 
-async def _replace_children(conn: asyncpg.Connection, table: str, parent_col: str, parent_ids: list[int],
-                            rows: list[tuple[object, ...]], columns: tuple[str, ...], types: tuple[str, ...]) -> int:
+async def _sync_children(conn: asyncpg.Connection, table: str, parent_col: str, parent_ids: list[int],
+                         rows: list[tuple[object, ...]], columns: tuple[str, ...], types: tuple[str, ...],
+                         key: int = 2) -> int:
+    """Make the children of ``parent_ids`` exactly ``rows``, writing only the rows that differ.
+
+    The first ``key`` columns are the table's primary key. A parent that changed usually keeps
+    its labels and assignees: deleting and re-inserting them all would rewrite rows that did
+    not move (and wake every trigger, replica and reader of them). Returns the rows written.
+    """
     if not parent_ids:
         return 0
-    await conn.execute(f"DELETE FROM {table} WHERE {parent_col} = ANY($1::int[])", parent_ids)
-    if not rows:
-        return 0
-    params = ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, 1))
-    await conn.execute(
-        f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({params}) ON CONFLICT DO NOTHING",
-        *[list(col) for col in zip(*rows, strict=True)],
+    params = ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, 2))
+    keys, rest = columns[:key], columns[key:]
+    arrays = [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in columns]
+    incoming = f"SELECT * FROM unnest({params}) AS i({', '.join(columns)})"
+    removed = await conn.fetchval(
+        f"WITH gone AS (DELETE FROM {table} t WHERE t.{parent_col} = ANY($1::int[])"
+        f" AND ({', '.join('t.' + c for c in keys)}) NOT IN (SELECT {', '.join(keys)} FROM ({incoming}) i)"
+        " RETURNING 1) SELECT count(*) FROM gone",
+        parent_ids, *arrays,
     )
-    return len(rows)
+    if not rows:
+        return int(removed)
+    on_conflict = "DO NOTHING" if not rest else (
+        f"DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in rest)}"
+        f" WHERE ({', '.join(f'{table}.{c}' for c in rest)}) IS DISTINCT FROM ({', '.join('excluded.' + c for c in rest)})")
+    status = await conn.execute(
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({', '.join(f'${i}::{t}[]' for i, t in enumerate(types, 1))})"
+        f" ON CONFLICT ({', '.join(keys)}) {on_conflict}",
+        *arrays,
+    )
+    return int(removed) + int(status.rsplit(" ", 1)[1])
 
 
 class Statements:
@@ -153,12 +172,12 @@ async def apply_rows(conn: asyncpg.Connection, sql: Statements, rows: BatchRows)
     changed = await _upsert(conn, sql.issues, rows.issues)
     written["issues"] += len(rows.issues)
     ids = {(rec["repo_id"], rec["platform_issue_id"]): rec["issue_id"] for rec in changed}
-    written["issue_labels"] += await _replace_children(
+    written["issue_labels"] += await _sync_children(
         conn, "data.issue_labels", "issue_id", list(ids.values()),
         [(ids[k], clean(lb.name), lb.color or None, clean(lb.description), lb.platform_id)
          for k, labels in rows.issue_labels.items() if k in ids for lb in labels],
         ("issue_id", "name", "color", "description", "platform_label_id"), ("int", "text", "text", "text", "bigint"))
-    written["issue_assignees"] += await _replace_children(
+    written["issue_assignees"] += await _sync_children(
         conn, "data.issue_assignees", "issue_id", list(ids.values()),
         [(ids[k], c) for k, people in rows.issue_assignees.items() if k in ids for c in people],
         ("issue_id", "cntrb_id"), ("int", "uuid"))
@@ -166,7 +185,7 @@ async def apply_rows(conn: asyncpg.Connection, sql: Statements, rows: BatchRows)
     changed = await _upsert(conn, sql.pulls, rows.pulls)
     written["pull_requests"] += len(rows.pulls)
     pids = {(rec["repo_id"], rec["platform_pr_id"]): rec["pull_request_id"] for rec in changed}
-    written["pull_request_labels"] += await _replace_children(
+    written["pull_request_labels"] += await _sync_children(
         conn, "data.pull_request_labels", "pull_request_id", list(pids.values()),
         [(pids[k], clean(lb.name), lb.color or None, clean(lb.description), lb.platform_id)
          for k, labels in rows.pull_labels.items() if k in pids for lb in labels],
@@ -174,7 +193,7 @@ async def apply_rows(conn: asyncpg.Connection, sql: Statements, rows: BatchRows)
         ("int", "text", "text", "text", "bigint"))
     for table, mapping in (("data.pull_request_assignees", rows.pull_assignees),
                            ("data.pull_request_reviewers", rows.pull_reviewers)):
-        written[table.split(".")[1]] += await _replace_children(
+        written[table.split(".")[1]] += await _sync_children(
             conn, table, "pull_request_id", list(pids.values()),
             [(pids[k], c) for k, people in mapping.items() if k in pids for c in people],
             ("pull_request_id", "cntrb_id"), ("int", "uuid"))
