@@ -42,7 +42,8 @@ class Collector(JobWorker):
             raise InvalidInputError(f"{job.url}: the collector has no client for platform {job.platform!r} yet")
         client = GitHubClient(self.settings.github_api_url, self.tokens, client=self.http)
         try:
-            cursors = {} if job.full else await read_cursors(self.db, job.repo_id)
+            # A full pass ignores the stored cursors, but its own retry resumes from its checkpoints.
+            cursors = await read_cursors(self.db, job.repo_id, job.job_id if job.full else None)
             await collect_repository(client, job, ctx, cursors)
         finally:
             self.metrics.forge_requests.labels(service=self.name, platform=job.platform).inc(client.requests)

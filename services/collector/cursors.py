@@ -1,7 +1,17 @@
 """Stream cursors: where the last committed pass of a repository stopped, per stream.
 
 The processor owns ``ops.cursors`` (it promotes a job's ``CursorObserved`` only when the
-whole job is committed); the collector only reads it, at job start, through a reader pool.
+whole job is committed) and ``ops.checkpoints`` (positions inside a pass, kept as soon as
+everything before them is committed, so a pass cut short resumes there); the collector only
+reads them, at job start, through a reader pool.
+
+A cursor's value means one of two things, by the stream's order:
+
+- oldest-first streams: the ``since`` of the next pass's first request, exactly. It lies at
+  least :data:`OVERLAP` before the newest item seen, and it is the ``since`` of the previous
+  pass's last request whenever that allows, so the stored ETag matches and an unchanged stream
+  is a free 304;
+- newest-first streams: the newest time seen; reading stops :data:`OVERLAP` before it.
 """
 
 from __future__ import annotations
@@ -11,22 +21,40 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-# Re-read this much before the cursor: items updated in the same second as the newest one
-# seen, and clocks that disagree a little, are read again rather than lost.
+# Re-read this much before the newest item seen: items updated in the same second as the
+# newest one, and clocks that disagree a little, are read again rather than lost.
 OVERLAP = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
 class Cursor:
-    value: str | None = None  # the newest time seen, ISO 8601
-    etag: str | None = None  # of the stream's first page (or of the single object)
+    value: str | None = None  # ISO 8601; see the module docstring
+    etag: str | None = None  # of the stream's first request (or of the single object)
 
 
-async def read_cursors(pool: asyncpg.Pool | None, repo_id: int) -> dict[str, Cursor]:
+async def read_cursors(pool: asyncpg.Pool | None, repo_id: int, full_job: str | None = None) -> dict[str, Cursor]:
+    """The cursors a pass of ``repo_id`` starts from. A full pass (``full_job``: its job id)
+    ignores the stored cursors but resumes from its own checkpoints, if an earlier attempt left any."""
     if pool is None:
         return {}
-    rows = await pool.fetch("SELECT stream, value, etag FROM ops.cursors WHERE repo_id = $1", repo_id)
-    return {row["stream"]: Cursor(row["value"], row["etag"]) for row in rows}
+    cursors: dict[str, Cursor] = {}
+    if full_job is None:
+        rows = await pool.fetch("SELECT stream, value, etag FROM ops.cursors WHERE repo_id = $1", repo_id)
+        cursors = {row["stream"]: Cursor(row["value"], row["etag"]) for row in rows}
+    checkpoints = await pool.fetch(
+        "SELECT stream, value FROM ops.checkpoints WHERE repo_id = $1 AND ($2::text IS NULL OR job_id = $2)",
+        repo_id, full_job)
+    for row in checkpoints:
+        cursors[row["stream"]] = further(cursors.get(row["stream"]), row["value"])
+    return cursors
+
+
+def further(cursor: Cursor | None, checkpoint: datetime) -> Cursor:
+    """The later of a stored cursor and a checkpoint of an oldest-first stream."""
+    stored = parse_time(cursor.value) if cursor else None
+    if cursor is not None and stored is not None and stored >= checkpoint:
+        return cursor
+    return Cursor(iso(checkpoint), None)  # the ETag belonged to another request
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -40,13 +68,35 @@ def parse_time(value: str | None) -> datetime | None:
 
 
 def cutoff(cursor: Cursor | None, overlap: timedelta = OVERLAP) -> datetime | None:
-    """Items older than this were committed by an earlier pass."""
+    """Newest-first streams: items older than this were committed by an earlier pass."""
     moment = parse_time(cursor.value) if cursor else None
     return moment - overlap if moment is not None else None
 
 
+def since(cursor: Cursor | None) -> datetime | None:
+    """Oldest-first streams: the ``since`` of the first request."""
+    return parse_time(cursor.value) if cursor else None
+
+
 def advanced(cursor: Cursor | None, newest: datetime | None) -> str | None:
-    """The cursor value after a pass that saw ``newest``: it never moves backwards."""
+    """A newest-first stream's cursor after a pass that saw ``newest``: it never moves backwards."""
     before = parse_time(cursor.value) if cursor else None
     candidates = [m for m in (before, newest) if m is not None]
-    return max(candidates).astimezone(UTC).isoformat() if candidates else None
+    return iso(max(candidates)) if candidates else None
+
+
+def resumed(resume: datetime | None, etag: str | None, newest: datetime | None,
+            overlap: timedelta = OVERLAP) -> Cursor:
+    """An oldest-first stream's cursor after a whole pass whose last request asked ``since =
+    resume`` (with ``etag`` when it asked the first page) and saw items up to ``newest``."""
+    if resume is None:
+        return Cursor(None, etag)  # the whole stream fit in one page read from its beginning
+    if newest is not None and newest - overlap < resume:
+        # The last request started too close to the newest item: keep the overlap, at the price
+        # of a first request next time that cannot be a 304.
+        return Cursor(iso(newest - overlap), None)
+    return Cursor(iso(resume), etag)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()

@@ -3,16 +3,18 @@
 1. The repository (conditional on its ETag; it also follows renames). When it changed:
    ``RepoObserved`` and a ``RepoInfoObserved`` snapshot (GraphQL counts, community profile,
    SECURITY/CHANGELOG probes; no counts without a token). Unchanged: neither, since nothing in them moved.
-2. Repository-level streams, newest first down to the cursor (minus an overlap), each a
-   free 304 when its first page is unchanged: issues, pull requests (each page followed
-   by the GraphQL children of its pull requests), issue comments, review comments, issue
-   events, releases, contributors.
+2. Repository-level streams from their cursors, each a free 304 when its first request is
+   unchanged: issues, issue comments and review comments oldest first (keyset on ``since``,
+   checkpointed, so a pass cut short resumes); pull requests (each page followed by the
+   GraphQL children of its pull requests) and issue events newest first down to the cursor;
+   releases and contributors whole.
 3. Clone traffic (skipped silently without push access) and, for an organization's
    repository, the organization's members.
 
 Every stream ends with its ``CursorObserved``; the processor stores cursors only when the
 whole job is committed, so a pass that dies half-way is simply run again from the old ones.
-``job.full`` ignores the cursors: everything is read again.
+``job.full`` ignores the cursors: everything is read again (a retry of the same full job
+resumes from its own checkpoints).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ STREAM_ORDER = ("issues", "pull_requests", "comments", "review_comments", "issue
 async def collect_repository(
     client: GitHubClient, job: v1.Job, ctx: JobContext, cursors: dict[str, Cursor] | None = None
 ) -> None:
-    known = {} if job.full or cursors is None else cursors
+    known = cursors or {}  # a full pass is given no cursors, only its own checkpoints
     try:
         await _pass(client, GraphQLClient(client), job, ctx, known)
     finally:

@@ -3,6 +3,8 @@
 A stream whose first page answers 304 to the stored ETag publishes nothing at all, not
 even its cursor: nothing changed, so nothing is rewritten. Otherwise each page becomes
 messages as it arrives (memory stays flat), and the stream's cursor follows its last page.
+An oldest-first stream also publishes a checkpoint after every page it will go on from,
+so a pass cut short (a crash, a 5xx that outlasts the retries) resumes there.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from services.collector.cursors import Cursor, advanced, cutoff
+from services.collector.cursors import Cursor, advanced, cutoff, iso, resumed, since
 from shared.events import v1
-from shared.forge.github import GitHubClient, Listing
+from shared.forge.github import STREAMS, GitHubClient, Listing
 from shared.worker import JobContext
 
 # Which message carries the items of each stream of GitHubClient.STREAMS.
@@ -38,8 +40,10 @@ async def emit_items(ctx: JobContext, message: type[v1.JobEvent], items: list[An
     await ctx.emit_items(message, kind_of(message), items)
 
 
-async def emit_cursor(ctx: JobContext, stream: str, value: str | None, etag: str | None) -> None:
-    await ctx.emit(v1.CursorObserved, kind_of(v1.CursorObserved), stream=stream, value=value, etag=etag)
+async def emit_cursor(ctx: JobContext, stream: str, value: str | None, etag: str | None,
+                      checkpoint: bool = False) -> None:
+    await ctx.emit(v1.CursorObserved, kind_of(v1.CursorObserved), stream=stream, value=value, etag=etag,
+                   checkpoint=checkpoint)
 
 
 async def read_stream(
@@ -52,10 +56,21 @@ async def read_stream(
     """
     listing = Listing(sent_etag=cursor.etag if cursor else None)
     message = MESSAGES[stream]
-    async for items in client.iter_stream(owner, name, stream, listing, cutoff(cursor)):
+    ascending = STREAMS[stream].ascending
+    start = since(cursor) if ascending else cutoff(cursor)
+    saved = start
+    async for items in client.iter_stream(owner, name, stream, listing, start):
         await emit_items(ctx, message, items)
         if after_page is not None:
             await after_page(items)
-    if not listing.not_modified:
+        if ascending and listing.resume is not None and listing.resume != saved:
+            saved = listing.resume
+            await emit_cursor(ctx, stream, iso(saved), None, checkpoint=True)
+    if listing.not_modified:
+        return listing
+    if ascending:
+        done = resumed(listing.resume, listing.resume_etag, listing.newest)
+        await emit_cursor(ctx, stream, done.value, done.etag)
+    else:
         await emit_cursor(ctx, stream, advanced(cursor, listing.newest), listing.etag)
     return listing

@@ -178,6 +178,7 @@ class Processor(Service):
                 await jobs.record_cursors(conn, [e for e in todo if isinstance(e, v1.CursorObserved)])
             await jobs.record_finished(conn, finished)
             touched = {e.job_id for e in data} | {e.job_id for e in finished}
+            await jobs.promote_checkpoints(conn, touched)
             for done in await jobs.complete_jobs(conn, touched):
                 progress.append(v1.JobCommitted(repo_id=done.repo_id, phase=done.phase, job_id=done.job_id,
                                                 ok=done.ok, error=done.error, error_kind=done.error_kind,

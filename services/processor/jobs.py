@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -89,8 +90,10 @@ async def record_started(conn: asyncpg.Connection, jobs: Iterable[str]) -> None:
 
 
 async def record_cursors(conn: asyncpg.Connection, events: Iterable[v1.CursorObserved]) -> None:
-    """Cursors wait beside the job until it is complete (see :func:`complete_jobs`)."""
-    rows = [(e.job_id, e.attempt, e.repo_id, e.stream, e.value, e.etag) for e in events]
+    """Cursors wait beside the job until it is complete (see :func:`complete_jobs`);
+    checkpoints until what came before them is (see :func:`promote_checkpoints`)."""
+    events = list(events)
+    rows = [(e.job_id, e.attempt, e.repo_id, e.stream, e.value, e.etag) for e in events if not e.checkpoint]
     if rows:
         await conn.executemany(
             "INSERT INTO ops.pending_cursors (job_id, attempt, repo_id, stream, value, etag)"
@@ -98,6 +101,40 @@ async def record_cursors(conn: asyncpg.Connection, events: Iterable[v1.CursorObs
             " DO UPDATE SET value = excluded.value, etag = excluded.etag",
             rows,
         )
+    points = [(e.job_id, e.attempt, e.seq, e.repo_id, e.stream, moment)
+              for e in events if e.checkpoint and (moment := _moment(e.value)) is not None]
+    if points:
+        await conn.executemany(
+            "INSERT INTO ops.pending_checkpoints (job_id, attempt, seq, repo_id, stream, value)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            points,
+        )
+
+
+def _moment(value: str | None) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None  # an unreadable checkpoint only costs a longer next pass
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+async def promote_checkpoints(conn: asyncpg.Connection, jobs: Iterable[str]) -> None:
+    """Keep every checkpoint of ``jobs`` whose earlier messages are all committed (they may
+    arrive after it: redelivery reorders). The latest one per stream wins."""
+    await conn.execute(
+        "WITH ready AS ("
+        "  DELETE FROM ops.pending_checkpoints p WHERE p.job_id = ANY($1::text[])"
+        "  AND p.seq <= (SELECT count(*) FROM ops.job_messages m"
+        "                WHERE m.job_id = p.job_id AND m.attempt = p.attempt AND m.seq < p.seq)"
+        "  RETURNING p.*)"
+        " INSERT INTO ops.checkpoints (repo_id, stream, job_id, value, updated_at)"
+        " SELECT DISTINCT ON (repo_id, stream) repo_id, stream, job_id, value, now() FROM ready"
+        " ORDER BY repo_id, stream, attempt DESC, seq DESC"
+        " ON CONFLICT (repo_id, stream) DO UPDATE SET job_id = excluded.job_id, value = excluded.value,"
+        " updated_at = now()",
+        list(jobs),
+    )
 
 
 async def record_finished(conn: asyncpg.Connection, events: Iterable[v1.JobFinished]) -> None:
@@ -150,6 +187,8 @@ async def complete_jobs(conn: asyncpg.Connection, jobs: Iterable[str]) -> list[C
                 " updated_at = now()",
                 r["job_id"], r["attempt"],
             )
+            # Its cursors are at least as far as any checkpoint of an earlier, unfinished pass.
+            await conn.execute("DELETE FROM ops.checkpoints WHERE repo_id = $1", r["repo_id"])
             # A repository that answers again (after a forced collection) is active again.
             await conn.execute(
                 "UPDATE data.repos SET state = 'active', state_reason = NULL WHERE repo_id = $1 AND state <> 'active'",
@@ -165,6 +204,7 @@ async def complete_jobs(conn: asyncpg.Connection, jobs: Iterable[str]) -> list[C
         finished_jobs = [d.job_id for d in done]
         await conn.execute("DELETE FROM ops.job_messages WHERE job_id = ANY($1::text[])", finished_jobs)
         await conn.execute("DELETE FROM ops.pending_cursors WHERE job_id = ANY($1::text[])", finished_jobs)
+        await conn.execute("DELETE FROM ops.pending_checkpoints WHERE job_id = ANY($1::text[])", finished_jobs)
     return done
 
 

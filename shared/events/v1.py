@@ -143,11 +143,16 @@ class OrgMembersObserved(JobEvent, tag="org_members", kw_only=True):
 
 class CursorObserved(JobEvent, tag="cursor", kw_only=True):
     """How far a stream of this repository has been read. The processor makes it the
-    stored cursor only when the whole job is committed: a half-done pass never moves it."""
+    stored cursor only when the whole job is committed: a half-done pass never moves it.
+
+    A ``checkpoint`` is a position inside a pass of an oldest-first stream instead: the
+    processor keeps it as soon as every message of the attempt before it is committed,
+    whatever becomes of the job, and the next pass resumes there."""
 
     stream: str
     value: str | None = None  # e.g. the highest updated_at seen, ISO 8601
     etag: str | None = None
+    checkpoint: bool = False
 
 
 class JobFinished(JobEvent, tag="job_finished", kw_only=True):

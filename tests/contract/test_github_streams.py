@@ -1,11 +1,13 @@
 """GitHubClient streams and single-object endpoints on httpx.MockTransport: newest-first
-paging with a cutoff, conditional requests (ETag → free 304), the documented example
-bodies of each endpoint, and the "skip silently" answers (traffic 403, files 404)."""
+paging with a cutoff, oldest-first keyset paging on ``since``, conditional requests (ETag →
+free 304), the documented example bodies of each endpoint, and the "skip silently" answers
+(traffic 403, files 404)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,13 +58,18 @@ async def collect(client: Any, stream: str, listing: Listing, cutoff: datetime |
     return [page async for page in client.iter_stream("o", "r", stream, listing, cutoff)]
 
 
-async def test_issues_newest_first_stop_at_cutoff_and_remember_the_first_etag() -> None:
-    pages = [[issue(9, 9), issue(8, 8, pull=True)], [issue(7, 7), issue(3, 3)], [issue(2, 2)]]
+def pull(number: int, day: int) -> dict[str, Any]:
+    return {"id": number, "number": number, "title": "t", "state": "open", "updated_at": at(day),
+            "created_at": at(1), "user": None}
+
+
+async def test_pulls_newest_first_stop_at_cutoff_and_remember_the_first_etag() -> None:
+    pages = [[pull(9, 9), pull(8, 8)], [pull(7, 7), pull(3, 3)], [pull(2, 2)]]
     client, _, seen = make_client(paged(pages))
     listing = Listing()
-    got = await collect(client, "issues", listing, cutoff=datetime(2024, 1, 5, tzinfo=UTC))
-    # The PR is dropped from issues, #3 is older than the cutoff, and page 3 is never asked for.
-    assert [[i.number for i in p] for p in got] == [[9], [7]]
+    got = await collect(client, "pull_requests", listing, cutoff=datetime(2024, 1, 5, tzinfo=UTC))
+    # #3 is older than the cutoff, and page 3 is never asked for.
+    assert [[p.number for p in page] for page in got] == [[9, 8], [7]]
     assert len(seen) == 2 and client.counts.charged == 2
     assert dict(seen[0].url.params) == {"state": "all", "sort": "updated", "direction": "desc", "per_page": "100"}
     assert "if-none-match" not in seen[0].headers
@@ -71,21 +78,114 @@ async def test_issues_newest_first_stop_at_cutoff_and_remember_the_first_etag() 
 
 
 async def test_unchanged_stream_is_one_free_304() -> None:
-    client, _, seen = make_client(paged([[issue(9, 9)], [issue(1, 1)]]))
+    client, _, seen = make_client(paged([[pull(9, 9)], [pull(1, 1)]]))
     listing = Listing(sent_etag='W/"first"')
-    assert await collect(client, "issues", listing) == []
+    assert await collect(client, "pull_requests", listing) == []
     assert listing.not_modified and listing.etag == 'W/"first"'
     assert seen[0].headers["if-none-match"] == 'W/"first"'
     assert (client.counts.requests, client.counts.not_modified, client.counts.charged) == (1, 1, 0)
 
 
 async def test_changed_stream_sends_the_etag_only_on_the_first_page() -> None:
-    client, _, seen = make_client(paged([[issue(9, 9)], [issue(1, 1)]], etag='W/"new"'))
+    client, _, seen = make_client(paged([[pull(9, 9)], [pull(1, 1)]], etag='W/"new"'))
     listing = Listing(sent_etag='W/"old"')
-    got = await collect(client, "issues", listing)
-    assert [[i.number for i in p] for p in got] == [[9], [1]]
+    got = await collect(client, "pull_requests", listing)
+    assert [[p.number for p in page] for page in got] == [[9], [1]]
     assert listing.etag == 'W/"new"' and not listing.not_modified
     assert [r.headers.get("if-none-match") for r in seen] == ['W/"old"', None]
+
+
+START = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def stamp(seconds: int) -> str:
+    return (START + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class IssueList:
+    """GitHub's issues list: ``since`` (inclusive), oldest updated first, page numbers, and an
+    ETag that is a hash of the body. ``on_request`` may change the items between requests."""
+
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        self.items = items
+        self.served = 0
+        self.on_request: Any = None  # called with the number of requests already answered
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if self.on_request is not None:
+            self.on_request(self.served)
+        self.served += 1
+        params = request.url.params
+        assert (params["sort"], params["direction"]) == ("updated", "asc")
+        since = params.get("since")
+        listed = sorted((i for i in self.items if since is None or i["updated_at"] >= since),
+                        key=lambda i: (i["updated_at"], i["number"]))
+        per_page, page = int(params["per_page"]), int(params.get("page", "1"))
+        body = json.dumps(listed[(page - 1) * per_page: page * per_page]).encode()
+        etag = f'W/"{hashlib.sha256(body).hexdigest()[:16]}"'
+        if request.headers.get("if-none-match") == etag:
+            return httpx.Response(304, headers={"etag": etag})
+        return httpx.Response(200, content=body, headers={"etag": etag, "content-type": "application/json"})
+
+
+def numbered(count: int, *, every: int = 10) -> list[dict[str, Any]]:
+    return [{**issue(n, 1), "updated_at": stamp(n * every)} for n in range(1, count + 1)]
+
+
+async def read_all(client: Any, stream: str, listing: Listing, since: datetime | None = None) -> list[int]:
+    return [i.platform_id for page in await collect(client, stream, listing, since) for i in page]
+
+
+async def test_issues_oldest_first_by_keyset_on_since() -> None:
+    server = IssueList(numbered(250))
+    client, _, seen = make_client(server, per_page=100)
+    listing = Listing()
+    got = await read_all(client, "issues", listing)
+    assert sorted(set(got)) == list(range(1, 251))
+    # Each next request asks since one second before the last item seen, never a page number.
+    assert [r.url.params.get("since") for r in seen] == [None, stamp(999), stamp(1989)]
+    assert all("page" not in r.url.params for r in seen)
+    assert len(got) - 250 == 2  # only the last item of each full page is read twice
+    assert listing.newest == START + timedelta(seconds=2500)
+    assert listing.resume == START + timedelta(seconds=1989) and listing.resume_etag is not None
+
+    # The next pass asks the very same request: unchanged, it is one free 304.
+    again, _, seen = make_client(server, per_page=100)
+    repeat = Listing(sent_etag=listing.resume_etag)
+    assert await read_all(again, "issues", repeat, listing.resume) == []
+    assert repeat.not_modified and (again.counts.requests, again.counts.charged) == (1, 0)
+
+
+async def test_an_item_updated_while_paging_skips_nothing() -> None:
+    server = IssueList(numbered(200))
+
+    def edit(requests_so_far: int) -> None:
+        if requests_so_far == 1:  # after the first page: #5 is edited and moves to the end
+            server.items[4] = {**server.items[4], "updated_at": stamp(99_999)}
+
+    server.on_request = edit
+    client, _, _ = make_client(server, per_page=100)
+    got = await read_all(client, "issues", Listing())
+    # With page numbers, #101 would have slid onto the page already read and been skipped.
+    assert set(got) == set(range(1, 201))
+
+
+async def test_a_whole_page_sharing_one_second_turns_the_page() -> None:
+    items = [{**issue(n, 1), "updated_at": stamp(5)} for n in range(1, 151)] + numbered(10, every=1000)[1:]
+    client, _, seen = make_client(IssueList(items), per_page=100)
+    got = await read_all(client, "issues", Listing())
+    assert set(got) == {i["id"] for i in items}
+    assert [(r.url.params.get("since"), r.url.params.get("page")) for r in seen][:3] == [
+        (None, None), (stamp(4), None), (stamp(4), "2")]
+
+
+async def test_comments_and_review_comments_are_oldest_first_too() -> None:
+    client, _, seen = make_client(lambda r: httpx.Response(200, json=[]))
+    for stream in ("comments", "review_comments"):
+        assert await collect(client, stream, Listing(), START) == []
+    for request in seen:
+        assert (request.url.params["sort"], request.url.params["direction"]) == ("updated", "asc")
+        assert request.url.params["since"] == "2024-01-01T00:00:00Z"
 
 
 async def test_review_comments_from_the_documented_example() -> None:

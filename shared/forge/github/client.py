@@ -5,11 +5,17 @@ Every request (retries and redirects included) is counted in ``GitHubClient.coun
 actually charged. Failures surface as the shared error taxonomy; messages name the
 repository and the status, never a token.
 
-Streams (:data:`STREAMS`) are read newest first with a constant URL, so the first page's
-ETag is the same on the next pass when nothing changed: one free 304 instead of a page.
-Reading stops at the first item older than the caller's cutoff (the cursor minus overlap).
-Newest first also cannot skip an item updated while paging (it moves to the front, where
-the next pass finds it), which oldest first with ``since`` can.
+Streams (:data:`STREAMS`) come in two orders:
+
+- Oldest first (issues, issue comments, review comments: the lists that take ``since``) are
+  walked by keyset: each request asks ``since`` the last item of the page before, never a page
+  number, so an item updated while paging cannot slip between two pages, and the walk can be
+  resumed where a pass was cut short (``Listing.resume``). The first request of an unchanged
+  stream repeats the last one of the previous pass: its ETag makes it a free 304.
+- Newest first (pull requests, issue events: no ``since``) with a constant URL, so the first
+  page's ETag is the same on the next pass when nothing changed; reading stops at the first item
+  older than the caller's cutoff. An item updated while paging moves to the front, where the
+  next pass finds it.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -66,6 +72,7 @@ _MAX_REDIRECTS = 5
 _MAX_RATE_WAITS = 20
 _TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 NOT_MODIFIED = 304
+_KEYSET_STEP = timedelta(seconds=1)
 
 
 @dataclass
@@ -88,6 +95,11 @@ class Listing:
     etag: str | None = None
     not_modified: bool = False
     newest: datetime | None = None
+    # Oldest-first streams: the ``since`` of the next request (during the walk: where a pass cut
+    # short resumes) or, once the walk ended, of its last request; and that request's ETag when
+    # it asked the first page, which is what the next pass will ask again.
+    resume: datetime | None = None
+    resume_etag: str | None = None
 
     def see(self, moment: datetime | None) -> None:
         if moment is not None and (self.newest is None or moment > self.newest):
@@ -105,6 +117,7 @@ class StreamSpec:
     # GitHub refuses some lists on huge repositories with a 403 ("contributor list is too large");
     # such a stream is skipped, not the whole pass.
     refused_is_empty: bool = False
+    ascending: bool = False  # oldest first by keyset on ``since`` (see the module docstring)
 
 
 def _updated(item: Any) -> datetime | None:
@@ -116,13 +129,17 @@ def _created(item: Any) -> datetime | None:
 
 
 _NEWEST = {"sort": "updated", "direction": "desc"}
+_OLDEST = {"sort": "updated", "direction": "asc"}
 STREAMS: dict[str, StreamSpec] = {
-    "issues": StreamSpec("/issues", wire.issues_decoder, convert_issues, "issues", {"state": "all", **_NEWEST}, _updated),
+    "issues": StreamSpec("/issues", wire.issues_decoder, convert_issues, "issues", {"state": "all", **_OLDEST},
+                         _updated, ascending=True),
+    # The pulls list has no ``since``: newest first down to the cursor.
     "pull_requests": StreamSpec("/pulls", wire.pulls_decoder, convert_pulls, "pull requests",
                                 {"state": "all", **_NEWEST}, _updated),
-    "comments": StreamSpec("/issues/comments", wire.comments_decoder, convert_comments, "issue comments", _NEWEST, _updated),
+    "comments": StreamSpec("/issues/comments", wire.comments_decoder, convert_comments, "issue comments", _OLDEST,
+                           _updated, ascending=True),
     "review_comments": StreamSpec("/pulls/comments", wire.review_comments_decoder, convert_review_comments,
-                                  "review comments", _NEWEST, _updated),
+                                  "review comments", _OLDEST, _updated, ascending=True),
     # Newest first is the only order this list has, and it has no ``since``.
     "issue_events": StreamSpec("/issues/events", wire.issue_events_decoder, convert_issue_events, "issue events",
                                {}, _created),
@@ -212,14 +229,19 @@ class GitHubClient:
                 yield convert_comments(page)
 
     async def iter_stream(
-        self, owner: str, name: str, stream: str, listing: Listing, cutoff: datetime | None = None
+        self, owner: str, name: str, stream: str, listing: Listing, start: datetime | None = None
     ) -> AsyncIterator[list[Any]]:
-        """One of :data:`STREAMS`, newest first, converted, one list per page.
+        """One of :data:`STREAMS`, converted, one list per page.
 
         With ``listing.sent_etag`` an unchanged first page is a free 304 and nothing is yielded.
-        With ``cutoff`` (streams that have a time) reading stops at the first older item.
+        ``start`` is where the previous pass stopped: the first ``since`` of an oldest-first
+        stream, the cutoff of a newest-first one (reading stops at the first older item).
         """
         spec = STREAMS[stream]
+        if spec.ascending:
+            async for page in self._keyset(owner, name, spec, listing, start):
+                yield page
+            return
         params = {**spec.params, "per_page": str(self.per_page)}
         path = self._repo_path(owner, name) + spec.path
         pages = self._pages(path, params, spec.decoder, self._what(owner, name), spec.noun, listing)
@@ -229,7 +251,7 @@ class GitHubClient:
             for item in page:
                 moment = spec.time_of(item) if spec.time_of else None
                 listing.see(moment)
-                if cutoff is not None and moment is not None and moment < cutoff:
+                if start is not None and moment is not None and moment < start:
                     older = True
                 else:
                     kept.append(item)
@@ -237,6 +259,56 @@ class GitHubClient:
             if facts:
                 yield facts
             if older:
+                return
+
+    async def _keyset(
+        self, owner: str, name: str, spec: StreamSpec, listing: Listing, since: datetime | None
+    ) -> AsyncIterator[list[Any]]:
+        """An oldest-first stream from ``since``: each next request asks ``since`` one second
+        before the last item of the page (``since`` is inclusive; the second covers items sharing
+        it). Only when a whole page shares that second (a bulk edit) does the walk turn the page."""
+        assert spec.time_of is not None
+        path = self.api_url + self._repo_path(owner, name) + spec.path
+        what = self._what(owner, name)
+        page_no, first = 1, True
+        listing.resume = since
+        while True:
+            params = {**spec.params, "per_page": str(self.per_page)}
+            if since is not None:
+                params["since"] = _iso(since)
+            if page_no > 1:
+                params["page"] = str(page_no)
+            try:
+                page, response = await self._get(path, params, spec.decoder, what, spec.noun,
+                                                 etag=listing.sent_etag if first else None)
+            except NotFoundError as exc:
+                if exc.status == 410:  # the feature is disabled (issues turned off), not a vanished repository
+                    return
+                raise
+            if first:
+                listing.etag = response.headers.get("etag") or listing.sent_etag
+                if page is None:
+                    listing.not_modified = True
+                    return
+                first = False
+            listing.resume_etag = response.headers.get("etag") if page_no == 1 else None
+            last = None
+            for item in page:
+                moment = spec.time_of(item)
+                listing.see(moment)
+                last = moment if moment is not None else last
+            full = len(page) >= self.per_page and last is not None
+            if full:
+                step = last - _KEYSET_STEP  # type: ignore[operator]
+                if since is None or step > since:
+                    since, page_no = step, 1
+                else:
+                    page_no += 1
+                listing.resume, listing.resume_etag = since, None
+            facts = spec.convert(page)
+            if facts:
+                yield facts
+            if not full:
                 return
 
     @staticmethod
@@ -312,9 +384,7 @@ class GitHubClient:
     def _list_params(self, since: datetime | None, **extra: str) -> dict[str, str]:
         params = {**extra, "sort": "updated", "direction": "asc", "per_page": str(self.per_page)}
         if since is not None:
-            # A naive datetime is taken as UTC: cursors are stored in UTC.
-            aware = since if since.tzinfo else since.replace(tzinfo=UTC)
-            params["since"] = aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            params["since"] = _iso(since)
         return params
 
     def _headers(self, token: str | None) -> dict[str, str]:
@@ -433,3 +503,9 @@ class GitHubClient:
         if not urlsplit(target).query and response.request.url.query:
             return target, dict(response.request.url.params)
         return target, None
+
+
+def _iso(moment: datetime) -> str:
+    # A naive datetime is taken as UTC: cursors are stored in UTC.
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
