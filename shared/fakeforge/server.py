@@ -55,6 +55,7 @@ class _Fault:
     status: int | None  # None: truncate the real response instead of replacing it
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    after: int = 0  # matching requests still answered normally before the fault starts
 
 
 class _Server(ThreadingHTTPServer):
@@ -168,11 +169,12 @@ class FakeForge:
     # -- test controls -----------------------------------------------------------------------
 
     def fail_next(self, path_prefix: str, status: int = 502, times: int = 1, *,
-                  body: Any = None, headers: dict[str, str] | None = None) -> None:
+                  body: Any = None, headers: dict[str, str] | None = None, after: int = 0) -> None:
         """The next `times` requests whose path starts with `path_prefix` get `status`
-        (with `body`, default a GitHub-style message) instead of the real answer."""
+        (with `body`, default a GitHub-style message) instead of the real answer; with
+        `after`, only once that many matching requests were answered normally."""
         with self._lock:
-            self._faults.append(_Fault(path_prefix, times, status, body, dict(headers or {})))
+            self._faults.append(_Fault(path_prefix, times, status, body, dict(headers or {}), after))
 
     def truncate_next(self, path_prefix: str, times: int = 1) -> None:
         """The next matching responses announce their full Content-Length, send half the
@@ -225,6 +227,9 @@ class FakeForge:
     def _take_fault(self, path: str) -> _Fault | None:
         with self._lock:
             for fault in self._faults:
+                if path.startswith(fault.prefix) and fault.after > 0:
+                    fault.after -= 1
+                    return None
                 if path.startswith(fault.prefix) and fault.remaining > 0:
                     fault.remaining -= 1
                     if fault.remaining == 0:
