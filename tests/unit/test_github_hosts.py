@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -212,3 +215,15 @@ def test_enterprise_tokens_are_redacted_in_logs() -> None:
 def test_settings_built_in_code_need_no_enterprise_hosts(tmp_path: Path) -> None:
     s = Settings(data_dir=tmp_path, nats_url=None, database_url=None)
     assert s.github_hosts == {"github.com"} and s.secrets == ()
+
+
+def test_a_service_refuses_to_start_with_one_line_and_exit_code_2(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATERSHED_")}
+    env.update({HOSTS: "ghe.example.com", TOKENS: f"elsewhere.example.com={HEX_TOKEN}",
+                "WATERSHED_DATA_DIR": str(tmp_path)})
+    done = subprocess.run([sys.executable, "-m", "services.collector"], env=env, capture_output=True, text=True,
+                          timeout=60, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 2
+    assert done.stderr == (f"error: {TOKENS}: entry 1 is for a host that is not an Enterprise host"
+                           " (configured: ghe.example.com)\n")
+    assert HEX_TOKEN not in done.stdout + done.stderr
