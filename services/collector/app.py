@@ -34,6 +34,12 @@ class ApiServer:
     pool: TokenPool
 
 
+def api_host(url: str) -> str:
+    """The API's host[:port] for logs; never the netloc, which could carry a user and password."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname or ""
+
+
 def server_key(endpoint: GitHubHost) -> ServerKey:
     # github.com and the host of a non-default WATERSHED_GITHUB_API_URL are one API: one pool.
     return endpoint.api_url, endpoint.tokens
@@ -51,7 +57,7 @@ class Collector(JobWorker):
             if key not in self.servers:
                 self.servers[key] = ApiServer(
                     httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0), limits=httpx.Limits(max_connections=20)),
-                    TokenPool([t.reveal() for t in endpoint.tokens], server=urlsplit(endpoint.api_url).netloc),
+                    TokenPool([t.reveal() for t in endpoint.tokens], server=api_host(endpoint.api_url)),
                 )
         # Without a database every pass is a full one: correct, only more expensive.
         self.db: asyncpg.Pool | None = None

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from services.collector.app import Collector, create_app
+from services.collector.app import Collector, api_host, create_app
 from shared.errors import FatalError
 from shared.events import v1
 from shared.settings import load_settings
@@ -73,6 +73,11 @@ async def test_an_unconfigured_github_host_is_fatal(collector: Collector) -> Non
     assert "nowhere.example.com is not a configured GitHub host" in message
     assert "WATERSHED_GITHUB_ENTERPRISE_HOSTS" in message
     assert all(t not in message for t in (DOTCOM_TOKEN, GHE_TOKEN, OTHER_TOKEN))
+
+
+def test_the_api_host_in_logs_never_carries_credentials() -> None:
+    assert api_host("https://user:hunter2pass@Proxy.example.com:8443/api/v3") == "proxy.example.com:8443"
+    assert api_host("https://api.github.com") == "api.github.com"
 
 
 async def test_stop_closes_every_connection_pool() -> None:
