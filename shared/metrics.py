@@ -12,7 +12,7 @@ class Metrics:
         self.jobs = self._counter("jobs_total", "Jobs handled, by phase and outcome", ("phase", "outcome"))
         self.job_seconds = self._histogram("job_duration_seconds", "Job wall time", ("phase",))
         self.events_published = self._counter("events_published_total", "Messages published to JetStream", ("kind",))
-        self.forge_requests = self._counter("forge_requests_total", "HTTP requests to forge APIs", ("platform",))
+        self.forge_requests = self._counter("forge_requests_total", "HTTP requests to forge APIs", ("platform", "host"))
         self.rows_written = self._counter("rows_written_total", "Rows upserted by the processor", ("entity",))
         self.messages_applied = self._counter("messages_applied_total", "Staged messages handled", ("outcome",))
         self.batch_seconds = self._histogram("batch_duration_seconds", "Processor batch commit time", ())

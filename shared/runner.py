@@ -92,7 +92,7 @@ def service_main(build: Callable[[Settings, Metrics], Runnable]) -> None:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    configure_logging(settings.log_level, settings.log_format, settings.github_tokens)
+    configure_logging(settings.log_level, settings.log_format, settings.secrets)
     metrics = Metrics()
 
     async def main() -> None:

@@ -15,21 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from shared.githubhosts import GitHubHost, HostsError, find_github_host, github_endpoints, parse_enterprise
+from shared.secret import Secret
+
 PREFIX = "WATERSHED_"
 
 
 class SettingsError(ValueError):
     """A configuration value is missing or malformed."""
-
-
-class Secret(str):
-    """A string that never shows itself in repr, logs or tracebacks."""
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    def reveal(self) -> str:
-        return str.__str__(self)
 
 
 class Env:
@@ -104,19 +97,37 @@ class Env:
             raise SettingsError(f"{PREFIX}{name} must be one of {', '.join(choices)}, got {value!r}")
         return value
 
+    def file_text(self, name: str) -> str | None:
+        """The text of the file the variable names (a mounted Kubernetes Secret, say)."""
+        path = self.raw(name)
+        if path is None:
+            return None
+        try:
+            return Path(path).read_text()
+        except OSError as exc:
+            raise SettingsError(f"{PREFIX}{name}: cannot read {path}: {exc.strerror}") from None
+
     def secrets(self, name: str) -> tuple[Secret, ...]:
         """Comma-separated secrets, or one per line in the file named by ``<name>_FILE``."""
         values: list[str] = []
         inline = self.raw(name)
         if inline:
             values.extend(inline.split(","))
-        path = self.raw(name + "_FILE")
-        if path:
-            try:
-                values.extend(Path(path).read_text().replace(",", "\n").splitlines())
-            except OSError as exc:
-                raise SettingsError(f"{PREFIX}{name}_FILE: cannot read {path}: {exc.strerror}") from None
+        text = self.file_text(name + "_FILE")
+        if text:
+            values.extend(text.replace(",", "\n").splitlines())
         return tuple(Secret(v.strip()) for v in values if v.strip())
+
+    def github_enterprise(self, github_api_url: str) -> tuple[GitHubHost, ...]:
+        """The ``GITHUB_ENTERPRISE_*`` variables (syntax in :mod:`shared.githubhosts`)."""
+        try:
+            return parse_enterprise(
+                self.raw("GITHUB_ENTERPRISE_HOSTS"), self.raw("GITHUB_ENTERPRISE_GIT_URLS"),
+                self.raw("GITHUB_ENTERPRISE_TOKENS"), self.file_text("GITHUB_ENTERPRISE_TOKENS_FILE"),
+                github_api_url=github_api_url,
+            )
+        except HostsError as exc:
+            raise SettingsError(str(exc)) from None
 
 
 def default_data_dir() -> Path:
@@ -139,6 +150,7 @@ class Settings:
     github_api_url: str = "https://api.github.com"
     github_git_url: str = "https://github.com"
     github_tokens: tuple[Secret, ...] = ()
+    github_enterprise: tuple[GitHubHost, ...] = ()
     facade_allow_local: bool = False
     clones_dir: Path = Path()
     recollect_interval_s: float = 86400.0
@@ -152,13 +164,23 @@ class Settings:
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
+    def github_endpoints(self) -> tuple[GitHubHost, ...]:
+        """github.com, every Enterprise host, and the host of a non-default GitHub API URL."""
+        return github_endpoints(self.github_api_url, self.github_git_url, self.github_tokens, self.github_enterprise)
+
+    @property
     def github_hosts(self) -> frozenset[str]:
         """Repository hosts collected through the GitHub API."""
-        api_host = (urlsplit(self.github_api_url).hostname or "").lower()
-        hosts = {"github.com"}
-        if api_host and api_host != "api.github.com":
-            hosts.add(api_host)  # GitHub Enterprise Server: repositories live on the API's host
-        return frozenset(hosts)
+        return frozenset(e.host for e in self.github_endpoints)
+
+    def github_host(self, host: str) -> GitHubHost | None:
+        """API, git base and tokens for repositories on ``host``; None when it is no GitHub host."""
+        return find_github_host(host, self.github_endpoints)
+
+    @property
+    def secrets(self) -> tuple[Secret, ...]:
+        """Every configured credential, for the log redaction."""
+        return (*self.github_tokens, *(t for e in self.github_enterprise for t in e.tokens))
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -167,6 +189,7 @@ class Settings:
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     env = Env(environ)
     data_dir = Path(env.text("DATA_DIR", str(default_data_dir()))).expanduser()
+    github_api_url = env.url("GITHUB_API_URL", "https://api.github.com")
     settings = Settings(
         data_dir=data_dir,
         nats_url=env.optional_url("NATS_URL", ("nats", "tls")),
@@ -175,9 +198,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         log_format=env.choice("LOG_FORMAT", "console", ("console", "json")),
         http_host=env.text("HTTP_HOST", "127.0.0.1"),
         http_port=env.integer("HTTP_PORT", 8080, minimum=0, maximum=65535),
-        github_api_url=env.url("GITHUB_API_URL", "https://api.github.com"),
+        github_api_url=github_api_url,
         github_git_url=env.url("GITHUB_GIT_URL", "https://github.com"),
         github_tokens=env.secrets("GITHUB_TOKENS"),
+        github_enterprise=env.github_enterprise(github_api_url),
         facade_allow_local=env.flag("FACADE_ALLOW_LOCAL", False),
         clones_dir=Path(env.text("CLONES_DIR", str(data_dir / "clones"))).expanduser(),
         recollect_interval_s=env.number("RECOLLECT_INTERVAL", 86400.0, minimum=1.0),

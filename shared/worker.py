@@ -89,7 +89,7 @@ class JobWorker(Service):
 
     def setup(self) -> None:
         settings = self.settings
-        self._redactor = RedactingFilter(t.reveal() for t in settings.github_tokens)
+        self._redactor = RedactingFilter(t.reveal() for t in settings.secrets)
         self.broker.subscriber(
             subjects.command_filter(self.phase),
             stream=JStream(subjects.COMMANDS, declare=False),

@@ -42,7 +42,7 @@ def _settings(data_dir: Path | None, **overrides: object) -> Settings:
     except SettingsError as exc:
         _fail(str(exc), code=2)
     configure_logging(settings.log_level if settings.log_level != "info" else "warning", settings.log_format,
-                      settings.github_tokens)
+                      settings.secrets)
     return settings
 
 
@@ -67,7 +67,7 @@ def up(data_dir: DataDir = None,
     from watershed.serve import serve
 
     settings = _settings(data_dir)
-    configure_logging(settings.log_level, settings.log_format, settings.github_tokens)
+    configure_logging(settings.log_level, settings.log_format, settings.secrets)
     _run(serve(settings, http_port, out))
 
 

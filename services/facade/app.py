@@ -19,10 +19,13 @@ MAX_FILES_PER_ENTRY = 1000
 
 
 def remote_for(job: v1.Job, settings: Settings) -> str:
-    """Where to fetch from: github.com repositories through the configured git host (a mirror,
-    or the fake forge in tests), Enterprise ones from their own host, others as registered."""
+    """Where to fetch from: a GitHub repository from its host's git base (WATERSHED_GITHUB_GIT_URL
+    for github.com, WATERSHED_GITHUB_ENTERPRISE_GIT_URLS or the host itself for an Enterprise
+    host), other repositories as registered."""
     if job.platform == "github":
-        base = settings.github_git_url if job.host in ("", "github.com") else f"https://{job.host}"
+        endpoint = settings.github_host(job.host)
+        # A host no longer configured is still a git host: git needs no API or token.
+        base = endpoint.git_url if endpoint is not None else f"https://{job.host}"
         return f"{base}/{job.owner}/{job.name}.git"
     return job.url
 

@@ -79,11 +79,16 @@ class FakeForge:
                  host: str = "127.0.0.1", port: int = 0, tokens: Collection[str] | None = None,
                  repository_id_links: bool = False,
                  clock: Callable[[], float] = time.time,
-                 push_tokens: Collection[str] = ()) -> None:
+                 push_tokens: Collection[str] = (), api_prefix: str = "") -> None:
         """`tokens`, when given, is the set of valid tokens; any other gets 401.
         `repository_id_links` makes Link headers use /repositories/{id}/... as GitHub does.
-        `push_tokens` may push to every repository: only they see /traffic/* (others: 403)."""
+        `push_tokens` may push to every repository: only they see /traffic/* (others: 403).
+        `api_prefix` serves the REST API under a path only, as GitHub Enterprise Server does
+        under /api/v3 (GraphQL then answers at /api/graphql alone); see `api_url`."""
         self.dataset = dataset
+        self.api_prefix = api_prefix.rstrip("/")
+        if self.api_prefix and not self.api_prefix.startswith("/"):
+            raise ValueError(f"api_prefix must start with '/', got {api_prefix!r}")
         self.rate_limit = rate_limit
         self.latency = 0.0  # seconds added to every API request
         self.anonymous_rate_limit = anonymous_rate_limit
@@ -146,6 +151,19 @@ class FakeForge:
             raise RuntimeError("FakeForge is not running; call start() first")
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        """Where the REST API answers: `base_url`, or `base_url` + `api_prefix`."""
+        return self.base_url + self.api_prefix
+
+    @property
+    def graphql_path(self) -> str | None:
+        """The one GraphQL path behind an `api_prefix`; None: both of GitHub's are served."""
+        if not self.api_prefix:
+            return None
+        # GitHub Enterprise Server: REST under /api/v3, GraphQL at /api/graphql.
+        return self.api_prefix.removesuffix("/v3") + "/graphql"
 
     # -- git ---------------------------------------------------------------------------------
 
@@ -246,15 +264,29 @@ class FakeForge:
             reply = self._fault_reply(fault, token, client)
         elif path.startswith(GIT_PREFIX):
             reply = self._git(method, path, query)
-        elif is_graphql_path(path):
+        elif self._is_graphql(path):
             reply = graphql_reply(self, method, token, body, _user_id)
+        elif (inner := self._api_path(path)) is not None:
+            reply = self._api_reply(method, inner, query, token, client, if_none_match)
         else:
-            reply = self._api_reply(method, path, query, token, client, if_none_match)
+            reply = Reply(404, {"content-type": "text/plain"}, b"Not Found\n")
         if fault is not None and fault.status is None:
             reply.truncate = True
         with self._lock:
             self._log.append(RequestRecord(method, path, dict(query), reply.status, token))
         return reply
+
+    def _is_graphql(self, path: str) -> bool:
+        wanted = self.graphql_path
+        return is_graphql_path(path) if wanted is None else path.rstrip("/") == wanted
+
+    def _api_path(self, path: str) -> str | None:
+        """The REST path behind `api_prefix`; None when the request is outside it."""
+        if not self.api_prefix:
+            return path
+        if path == self.api_prefix or path.startswith(self.api_prefix + "/"):
+            return path[len(self.api_prefix):] or "/"
+        return None
 
     def _fault_reply(self, fault: _Fault, token: str | None, client: str) -> Reply:
         # Injected failures stand for a proxy or GitHub's front end: they cost no quota.
@@ -285,7 +317,7 @@ class FakeForge:
                 "documentation_url": "https://docs.github.com/rest/overview/"
                                      "resources-in-the-rest-api#rate-limiting"}), quota)
         response = not_found() if method != "GET" else self._api.handle(
-            path, query, self.base_url, push_access=token in self.push_tokens)
+            path, query, self.api_url, push_access=token in self.push_tokens)
         body = encode_json(response.body)
         etag = f'"{hashlib.sha256(body).hexdigest()[:40]}"' if response.status == 200 else None
         if etag is not None and _etag_matches(if_none_match, etag):

@@ -63,7 +63,10 @@ class TokenPool:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_retire: Callable[[str], None] | None = None,
+        server: str = "",
     ) -> None:
+        """``server`` names the API host in logs: each server meters its own quota, so each
+        gets its own pool."""
         unique = list(dict.fromkeys(t.strip() for t in tokens if t and t.strip()))
         self._active: list[str | None] = list(unique) if unique else [None]
         self._anonymous = not unique
@@ -72,6 +75,7 @@ class TokenPool:
         self.sleep = sleep
         self._on_retire = on_retire
         self.retired = 0
+        self._context = {"server": server} if server else {}
 
     @property
     def anonymous(self) -> bool:
@@ -97,7 +101,8 @@ class TokenPool:
     def choose(self, bucket: str) -> Choice:
         """The active token with the most budget left in ``bucket``, or how long until one resets."""
         if not self._active:
-            raise AuthError(f"all {self.retired} API tokens were refused (HTTP 401); configure valid tokens")
+            where = f" of {self._context['server']}" if self._context else ""
+            raise AuthError(f"all {self.retired} API tokens{where} were refused (HTTP 401); configure valid tokens")
         best = max(self._active, key=lambda t: self.budget(t, bucket).remaining)
         if self.budget(best, bucket).remaining > 0:
             return Choice(best)
@@ -139,7 +144,8 @@ class TokenPool:
         self._active.remove(token)
         self.retired += 1
         label = token_label(token)
-        log.warning("forge.token_retired", extra={"fields": {"token": label, "active": len(self._active)}})
+        log.warning("forge.token_retired",
+                    extra={"fields": {**self._context, "token": label, "active": len(self._active)}})
         if self._on_retire is not None:
             self._on_retire(label)
 
@@ -155,6 +161,7 @@ class TokenPool:
                 return choice.token
             log.info(
                 "forge.rate_limit_wait",
-                extra={"fields": {"bucket": bucket, "seconds": round(choice.wait, 1), "token": token_label(choice.token)}},
+                extra={"fields": {**self._context, "bucket": bucket, "seconds": round(choice.wait, 1),
+                                  "token": token_label(choice.token)}},
             )
             await self.sleep(choice.wait)

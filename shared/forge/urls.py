@@ -96,6 +96,11 @@ def parse_repo_url(
     return _remote(scheme, parts.username or "", host, parts.path, shown, github_hosts, gitlab_hosts, scp_form=False)
 
 
+def is_host_name(text: str) -> bool:
+    """Whether ``text`` is a host as repository URLs name it: lower case, an optional ``:port``."""
+    return bool(_HOST.match(text))
+
+
 def redact_userinfo(text: str) -> str:
     """The URL with any ``user:password@`` part replaced by ``***@``, safe to echo."""
     return _USERINFO.sub(r"\1***@", text)
@@ -125,7 +130,7 @@ def _check_host(host: str, shown: str, *, single_label_ok: bool = True) -> None:
     # Without a scheme, "owner/name" would read as host "owner": demand a dotted host there.
     if "." not in host.split(":")[0] and not single_label_ok:
         raise InvalidInputError(f"{shown} is not a repository URL: it needs a host, as in github.com/owner/name.")
-    if not _HOST.match(host):
+    if not is_host_name(host):
         raise InvalidInputError(f"{shown} is not a repository URL: {host!r} is not a valid host name.")
 
 

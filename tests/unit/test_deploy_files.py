@@ -280,7 +280,40 @@ def test_k8s_env_has_no_literal_secrets(k8s_docs):
             assert not any(SENSITIVE_NAME.search(k) for k in doc["data"]), "secrets do not belong in a ConfigMap"
 
 
+def test_k8s_github_enterprise_patch_fits_the_collector(k8s_docs):
+    (patch,) = _load_all(K8S / "github-enterprise.example.yaml")
+    (collector,) = [d for _, d in _workloads(k8s_docs) if d["metadata"]["name"] == patch["metadata"]["name"]]
+    assert patch["kind"] == collector["kind"]
+    (container,) = _pod_spec(patch)["containers"]
+    assert container["name"] in {c["name"] for c in _pod_spec(collector)["containers"]}
+    env = {e["name"]: e["value"] for e in container["env"]}
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v["secret"]["secretName"] for v in _pod_spec(patch)["volumes"]}
+    path = env["WATERSHED_GITHUB_ENTERPRISE_TOKENS_FILE"]
+    assert path.rsplit("/", 1)[0] == mounts["github-enterprise-tokens"]
+    assert volumes["github-enterprise-tokens"] == "watershed-github-enterprise-tokens"
+    secrets = {d["metadata"]["name"]: d for d in _load_all(K8S / "secret.example.yaml") if d["kind"] == "Secret"}
+    key = path.rsplit("/", 1)[1]
+    assert key in secrets[volumes["github-enterprise-tokens"]]["stringData"], "the file is a key of the Secret"
+    configmap = next(d for _, d in k8s_docs if d["kind"] == "ConfigMap")
+    assert "WATERSHED_GITHUB_ENTERPRISE_HOSTS" in configmap["data"]
+
+
 # --- every deployment file ----------------------------------------------------
+
+
+def test_every_setting_is_documented_in_the_readme():
+    read = set(re.findall(r'\(\s*"([A-Z][A-Z0-9_]+)"', (ROOT / "shared" / "settings.py").read_text()))
+    assert {"GITHUB_ENTERPRISE_HOSTS", "GITHUB_ENTERPRISE_TOKENS_FILE"} <= read, "the pattern finds the settings"
+    readme = (ROOT / "README.md").read_text()
+    assert not sorted(n for n in read if n not in readme), "settings missing from README.md"
+
+
+def test_compose_passes_the_github_enterprise_settings(compose):
+    env = compose["services"]["collector"]["environment"]
+    for name in ("WATERSHED_GITHUB_ENTERPRISE_HOSTS", "WATERSHED_GITHUB_ENTERPRISE_GIT_URLS",
+                 "WATERSHED_GITHUB_ENTERPRISE_TOKENS"):
+        assert env[name] == f"${{{name}:-}}", name
 
 
 def _deployment_files() -> list[Path]:

@@ -83,3 +83,21 @@ def test_remote_for_github_com_enterprise_and_plain_git() -> None:
     assert remote_for(ghe, settings) == "https://ghe.example.com/o/r.git"
     plain = v1.Job(job_id="j", repo_id=3, phase="facade", url="https://git.example.org/x.git", platform="git")
     assert remote_for(plain, settings) == "https://git.example.org/x.git"
+
+
+def test_remote_for_enterprise_hosts_follows_their_git_urls() -> None:
+    from services.facade.app import remote_for
+    from shared.settings import load_settings
+
+    settings = load_settings({"WATERSHED_GITHUB_ENTERPRISE_HOSTS": "ghe.example.com,ghe.example.test",
+                              "WATERSHED_GITHUB_ENTERPRISE_GIT_URLS": "ghe.example.test=http://127.0.0.1:9/git"})
+
+    def job(host: str) -> v1.Job:
+        return v1.Job(job_id="j", repo_id=1, phase="facade", url=f"https://{host}/o/r", platform="github",
+                      host=host, owner="O", name="R")
+
+    assert remote_for(job("ghe.example.com"), settings) == "https://ghe.example.com/O/R.git"
+    assert remote_for(job("ghe.example.test"), settings) == "http://127.0.0.1:9/git/O/R.git"
+    assert remote_for(job("github.com"), settings) == "https://github.com/O/R.git"
+    # A host dropped from the settings after registration is still cloned from itself.
+    assert remote_for(job("gone.example.com"), settings) == "https://gone.example.com/O/R.git"

@@ -295,6 +295,30 @@ def test_github_style_links_bad_credentials_and_rate_limit_endpoint(dataset: Dat
         assert client.get("/users/dependabot[bot]").json()["type"] == "Bot"
 
 
+def test_enterprise_prefix_serves_rest_under_api_v3_and_graphql_at_api_graphql(dataset: Dataset,
+                                                                              tmp_path: Path) -> None:
+    query = {"query": "query { viewer { login } }"}
+    with FakeForge(dataset, api_prefix="/api/v3") as forge, \
+            httpx.Client(base_url=forge.base_url, headers=TOKEN, trust_env=False) as client:
+        assert forge.api_url == f"{forge.base_url}/api/v3" and forge.graphql_path == "/api/graphql"
+        first = client.get(f"/api/v3{ISSUES}", params={"per_page": 7, "state": "all"})
+        assert first.links["next"]["url"].startswith(f"{forge.api_url}{ISSUES}?")
+        assert len(follow(client, f"/api/v3{ISSUES}", {"per_page": 7, "state": "all"})) == 65
+        assert client.get("/api/v3/rate_limit").status_code == 200
+        # Outside the prefix there is no API, as on an Enterprise server.
+        assert client.get(ISSUES).status_code == 404
+        assert client.get("/api/v3x/rate_limit").status_code == 404
+        assert client.post("/api/graphql", json=query).status_code == 200
+        assert client.post("/graphql", json=query).status_code == 404
+        # Requests are recorded as sent.
+        assert forge.requests_count("/api/v3/repos/") >= 2 and forge.requests_count("/repos/") == 1
+        # git stays where add_git_repo serves it.
+        forge.add_git_repo(SAMPLE_REPO, create_sample_git_repo(tmp_path / "sample"))
+        assert client.get(f"/git/{SAMPLE_REPO}.git/info/refs").status_code == 200
+    with pytest.raises(ValueError, match="api_prefix"):
+        FakeForge(dataset, api_prefix="api/v3")
+
+
 def test_command_line_serves_the_demo(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "shared.fakeforge", "--git-dir", str(tmp_path)],

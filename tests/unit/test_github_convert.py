@@ -30,6 +30,8 @@ from shared.forge.github.convert import (
     convert_user,
     parent_number,
 )
+from shared.forge.github.gqlconvert import git_user
+from shared.forge.github.gqlwire import GqlGitActor
 from shared.forge.http import backoff_delay, error_for_status, parse_link_header
 from shared.forge.ratelimit import TokenPool, token_label
 
@@ -321,3 +323,18 @@ def test_anonymous_pool() -> None:
     assert pool.anonymous and pool.choose("core").token is None and token_label(None) == "anonymous"
     pool.retire(None)
     assert pool.choose("core").token is None
+
+
+@pytest.mark.parametrize(
+    ("email", "kind"),
+    [
+        ("49699333+dependabot[bot]@users.noreply.github.com", "Bot"),
+        ("49699333+dependabot[bot]@users.noreply.ghe.example.com", "Bot"),  # an Enterprise server's domain
+        ("49699333+dependabot[bot]@example.com", "User"),
+        ("1+dependabot[bot]@users.noreply.github.com", "User"),  # another account's id
+    ],
+)
+def test_an_apps_commits_are_told_by_its_noreply_address_on_any_host(email: str, kind: str) -> None:
+    actor = {"__typename": "User", "login": "dependabot", "databaseId": 49699333, "id": "U_1", "avatarUrl": "", "url": ""}
+    user = git_user(msgspec.convert({"name": "dependabot[bot]", "email": email, "user": actor}, GqlGitActor))
+    assert user is not None and user.kind == kind

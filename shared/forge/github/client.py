@@ -161,12 +161,14 @@ class GitHubClient:
         sleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] | None = None,
         rand: Callable[[], float] = random.random,
+        host: str | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         api = urlsplit(self.api_url)
         self._origin = (api.scheme, api.netloc)
-        # Messages name repositories the way people write them: github.com/o/r, ghe.example/o/r.
-        self.host = "github.com" if api.netloc == "api.github.com" else api.netloc
+        # Messages name repositories the way people write them: github.com/o/r, ghe.example/o/r;
+        # ``host`` is the repositories' host when the API is elsewhere (a proxy, a test server).
+        self.host = host or ("github.com" if api.netloc == "api.github.com" else api.netloc)
         if isinstance(tokens, TokenPool):
             self.pool = tokens
         else:

@@ -12,8 +12,9 @@ from shared.forge.github.gqlwire import GqlActor, GqlCommit, GqlFile, GqlGitActo
 # GraphQL names what REST calls a file's status in capitals, and "removed" DELETED.
 _FILE_STATUS = {"DELETED": "removed"}
 _BOT_SUFFIX = "[bot]"
-# GitHub's noreply address, ``{id}+{login}@users.noreply.github.com``; an app's login ends in [bot].
-_NOREPLY_BOT = re.compile(r"^(\d+)\+(.+\[bot\])@users\.noreply\.github\.com$", re.IGNORECASE)
+# GitHub's noreply address, ``{id}+{login}@users.noreply.github.com`` (``users.noreply.<host>`` on
+# an Enterprise server); an app's login ends in [bot].
+_NOREPLY_BOT = re.compile(r"^(\d+)\+(.+\[bot\])@users\.noreply\.[a-z0-9.-]+$", re.IGNORECASE)
 
 
 def gql_user(actor: GqlActor | None) -> User | None:
