@@ -26,6 +26,7 @@ from services.processor.rows import build_rows
 from services.processor.store import Statements, apply_rows
 from shared.db import Role, connect_pool
 from shared.events import subjects, v1
+from shared.ids import identity_namespace
 from shared.metrics import Metrics
 from shared.service import Service
 from shared.settings import Settings
@@ -170,8 +171,9 @@ class Processor(Service):
             written: Counter[str] = Counter()
             if todo:
                 repo_ids = list({e.repo_id for e in todo})
-                platforms = dict(await conn.fetch(
-                    "SELECT repo_id, platform FROM data.repos WHERE repo_id = ANY($1::int[])", repo_ids))
+                # Accounts are named per server: a GitHub Enterprise user 42 is not github.com's.
+                platforms = {r["repo_id"]: identity_namespace(r["platform"], r["host"]) for r in await conn.fetch(
+                    "SELECT repo_id, platform, host FROM data.repos WHERE repo_id = ANY($1::int[])", repo_ids)}
                 todo = [e for e in todo if e.repo_id in platforms]  # a deleted repository's late events
                 written = await apply_rows(conn, self.sql, build_rows(todo, platforms))  # type: ignore[arg-type]
                 await jobs.record_started(conn, {e.job_id for e in todo})

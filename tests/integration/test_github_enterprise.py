@@ -103,6 +103,15 @@ async def test_github_com_and_an_enterprise_host_in_one_pipeline(
             assert await numbers(conn, "issues", repo_id) == {i["number"] for i in data.plain_issues}
             assert await numbers(conn, "pull_requests", repo_id) == {p["number"] for p in data.pulls}
             assert await conn.fetchval("SELECT count(*) FROM data.commits WHERE repo_id = $1", repo_id) == commits
+        # Accounts belong to their server: the Enterprise repository's people are named in its
+        # namespace, and one user id on both servers (the ghost user's here) is two rows.
+        assert {r["platform"] for r in await conn.fetch(
+            "SELECT DISTINCT c.platform FROM data.issues i JOIN data.contributors c ON c.cntrb_id = i.author_id"
+            " WHERE i.repo_id = $1", ghe_id)} == {f"github@{GHE_HOST}"}
+        ghost = next(u["id"] for u in ghe_data.users if u["login"] == "ghost")
+        assert {tuple(r) for r in await conn.fetch(
+            "SELECT platform, login FROM data.contributors WHERE platform_user_id = $1", ghost)} == {
+            ("github", "ghost"), (f"github@{GHE_HOST}", "ghost")}
     finally:
         await conn.close()
 

@@ -74,3 +74,21 @@ def test_errors(platform: str, user_id: int, message: str) -> None:
 def test_split_refuses_unknown_platform_byte() -> None:
     with pytest.raises((ValueError, KeyError)):
         split_contributor_id(uuid.UUID("09000000-0100-0000-0000-000000000000"))
+
+
+def test_accounts_of_another_server_never_share_an_id_with_the_public_ones() -> None:
+    from shared.ids import identity_namespace
+
+    assert identity_namespace("github", "github.com") == "github"
+    assert identity_namespace("github", "GitHub.com") == "github"
+    assert identity_namespace("gitlab", "gitlab.com") == "gitlab"
+    assert identity_namespace("git", "git.example.org") == "git"
+    ghe = identity_namespace("github", "GHE.example.com")
+    assert ghe == "github@ghe.example.com"
+    ids = {contributor_id(ns, 42) for ns in ("github", ghe, "github@other.example.com", "gitlab@gitlab.example.org")}
+    assert len(ids) == 4
+    assert contributor_id(ghe, 42) == contributor_id("github@ghe.example.com", 42)  # stable across deployments
+    assert split_contributor_id(contributor_id(ghe, 42)) == ("github@", 42)
+    assert split_contributor_id(contributor_id(ghe, 2**40)) == ("github@", 2**40)
+    # Augur's layout is untouched for the public servers.
+    assert contributor_id("github", 42).bytes[0] == 1 and contributor_id(ghe, 42).bytes[0] == 0x11
