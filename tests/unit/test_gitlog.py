@@ -86,6 +86,25 @@ def odd_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sha = git(repo, "hash-object", "-t", "commit", "-w", "--stdin", stdin=raw).decode().strip()
     git(repo, "update-ref", "refs/heads/main", sha)
     commit(repo, "after the raw commit", "--allow-empty")
+    # An octopus: three branches merged at once.
+    for branch in ("oct-a", "oct-b", "oct-c"):
+        git(repo, "checkout", "-q", "-b", branch, "main")
+        write(repo, f"{branch}.txt", branch.encode() + b"\n")
+        commit(repo, f"work on {branch}")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--no-ff", "-m", "octopus", "oct-a", "oct-b", "oct-c")
+    # Timezones as far from UTC as git allows; a commit with no message at all.
+    write(repo, "kiribati.txt", b"+14\n")
+    commit(repo, "far east", date="2022-02-02T02:02:02+14:00")
+    write(repo, "baker.txt", b"-12\n")
+    commit(repo, "far west", date="2022-02-02T02:02:02-12:00")
+    write(repo, "silent.txt", b"no message\n")
+    git(repo, "commit", "-q", "--allow-empty-message", "-m", "")
+    # A copy: the same content under a second name, the original kept.
+    write(repo, "copy/src.txt", b"".join(b"line %d of a file worth copying\n" % i for i in range(40)))
+    commit(repo, "copy source")
+    write(repo, "copy/dst.txt", (repo / "copy/src.txt").read_bytes())
+    commit(repo, "copied file")
     return repo
 
 
@@ -168,6 +187,53 @@ def test_empty_and_merge_commits_have_no_files(commits: dict[str, Commit]) -> No
     merge = commits["merge side"]
     assert len(merge.parents) == 2 and merge.files == []
     assert commits["side work"].files == [FileChange(path="side.txt", added=1, deleted=0)]
+
+
+def test_octopus_merge_has_every_parent_and_no_files(odd_repo: Path, commits: dict[str, Commit]) -> None:
+    octopus = commits["octopus"]
+    expected = git(odd_repo, "rev-list", "--parents", "-n", "1", octopus.sha).decode().split()[1:]
+    assert octopus.parents == expected and len(expected) == 4
+    assert octopus.files == []
+    assert commits["work on oct-b"].files == [FileChange(path="oct-b.txt", added=1, deleted=0)]
+
+
+def test_timezones_far_from_utc(commits: dict[str, Commit]) -> None:
+    east, west = commits["far east"].author_date, commits["far west"].author_date
+    assert east is not None and east.utcoffset() == timedelta(hours=14)
+    assert west is not None and west.utcoffset() == timedelta(hours=-12)
+    # The same wall clock 26 hours apart, as instants.
+    assert west - east == timedelta(hours=26)
+
+
+def test_commit_without_a_message(commits: dict[str, Commit]) -> None:
+    silent = commits[""]
+    assert silent.message == "" and silent.files == [FileChange(path="silent.txt", added=1, deleted=0)]
+
+
+def test_copies_are_new_files_and_carry_their_source_with_copy_detection(odd_repo: Path,
+                                                                          commits: dict[str, Commit]) -> None:
+    # The facade runs with -M only (renames): copy detection would make git compare every
+    # changed file with the others, for a field no consumer reads. A copy is an added file.
+    assert commits["copied file"].files == [FileChange(path="copy/dst.txt", added=40, deleted=0)]
+    # The parser reads git's copy entries all the same (same framing as renames).
+    data = git(odd_repo, *LOG_ARGS, "-C", "-C", "-n", "1", commits["copied file"].sha, "--")
+    [copied] = parse(data, 5)
+    assert copied.files == [FileChange(path="copy/dst.txt", old_path="copy/src.txt", added=0, deleted=0)]
+
+
+def test_a_commit_of_ten_thousand_files(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q", "-b", "main")
+    stream = bytearray(b"commit refs/heads/main\ncommitter D <d@x> 1600000000 +0000\ndata 4\nbig\n")
+    for i in range(10_000):
+        content = b"file %d\nsecond line\n" % i
+        stream += b"M 644 inline d%02d/f%05d.txt\ndata %d\n%s\n" % (i % 97, i, len(content), content)
+    git(tmp_path, "fast-import", "--quiet", stdin=bytes(stream))
+    data = log_bytes(tmp_path)
+    [big] = parse(data, 65536)
+    assert len(big.files) == 10_000 and big.message == "big"
+    assert {f.path for f in big.files} == {f"d{i % 97:02d}/f{i:05d}.txt" for i in range(10_000)}
+    assert all((f.added, f.deleted, f.old_path) == (2, 0, None) for f in big.files)
+    assert parse(data, 1) == [big]
 
 
 def test_huge_message(commits: dict[str, Commit]) -> None:
