@@ -20,6 +20,8 @@ carried credentials that were refused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -43,6 +45,7 @@ from shared.events.v1 import Commit
 from .gitlog import LOG_ARGS, LogParser
 
 _READ_SIZE = 1 << 20
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux; elsewhere the call fails harmlessly
 _STDERR_KEEP = 8192
 
 _SAFE_CONFIG = [
@@ -81,7 +84,7 @@ def _git(*args: str, allow_local: bool = False) -> list[str]:
 async def _spawn(argv: Sequence[str], env: dict[str, str]) -> asyncio.subprocess.Process:
     # A session of its own, so _kill reaches git's helpers too (git-remote-https, ssh):
     # they hold the pipes open and would outlive a killed git.
-    return await asyncio.create_subprocess_exec(
+    proc = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
@@ -90,6 +93,20 @@ async def _spawn(argv: Sequence[str], env: dict[str, str]) -> asyncio.subprocess
         start_new_session=True,
         limit=_READ_SIZE,
     )
+    _widen_stdout(proc)
+    return proc
+
+
+def _widen_stdout(proc: asyncio.subprocess.Process) -> None:
+    """Let git run ahead while a chunk is parsed: with the default 64 KiB pipe, git blocks as
+    soon as we stop reading, and `git log` and the parser take turns instead of overlapping."""
+    transport = getattr(proc, "_transport", None)
+    pipe = transport.get_pipe_transport(1) if transport is not None else None
+    # asyncio closes the Popen file object it wrapped; the transport keeps the descriptor.
+    fileno = getattr(pipe, "_fileno", None)
+    if isinstance(fileno, int):
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fileno, _F_SETPIPE_SZ, _READ_SIZE)
 
 
 async def _kill(proc: asyncio.subprocess.Process) -> None:
