@@ -2,6 +2,11 @@
 
 The processor owns ``ops.cursors`` (it promotes a job's ``CursorObserved`` only when the
 whole job is committed); the collector only reads it, at job start, through a reader pool.
+
+A stream the forge refuses to our token (clone traffic without push access) has a cursor too:
+its value says when it was refused, so later passes skip the request (a refusal costs quota
+every time) until ``RETRY_REFUSED`` has passed. The time is in the value, not taken from the
+row, so a database rebuilt by replaying the streams remembers the same thing.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ import asyncpg
 # Re-read this much before the cursor: items updated in the same second as the newest one
 # seen, and clocks that disagree a little, are read again rather than lost.
 OVERLAP = timedelta(minutes=1)
+# Ask a refused stream again after this long: a token that gains push access is noticed.
+RETRY_REFUSED = timedelta(days=7)
+_REFUSED = "refused:"
 
 
 @dataclass(frozen=True)
@@ -50,3 +58,22 @@ def advanced(cursor: Cursor | None, newest: datetime | None) -> str | None:
     before = parse_time(cursor.value) if cursor else None
     candidates = [m for m in (before, newest) if m is not None]
     return max(candidates).astimezone(UTC).isoformat() if candidates else None
+
+
+def refused_value(at: datetime) -> str:
+    """The cursor value of a stream refused at ``at``."""
+    return _REFUSED + at.astimezone(UTC).isoformat()
+
+
+def refused_at(cursor: Cursor | None) -> datetime | None:
+    """When the stream was last refused, if its cursor says it was."""
+    if cursor is None or not cursor.value or not cursor.value.startswith(_REFUSED):
+        return None
+    # An unreadable time counts as long ago: asking once too often beats never asking again.
+    return parse_time(cursor.value[len(_REFUSED):]) or datetime.min.replace(tzinfo=UTC)
+
+
+def worth_asking(cursor: Cursor | None, now: datetime, retry_after: timedelta = RETRY_REFUSED) -> bool:
+    """Whether to request a refusable stream this pass: unless it was refused within ``retry_after``."""
+    refused = refused_at(cursor)
+    return refused is None or now - refused >= retry_after
