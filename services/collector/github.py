@@ -5,7 +5,8 @@
    SECURITY/CHANGELOG probes; no counts without a token). Unchanged: neither, since nothing in them moved.
 2. Repository-level streams, newest first down to the cursor (minus an overlap), each a
    free 304 when its first page is unchanged: issues, pull requests (each page followed
-   by the GraphQL children of its pull requests), issue comments, review comments, issue
+   by the GraphQL children of its pull requests, and REST's files of those with a renamed
+   file, for the previous paths GraphQL lacks), issue comments, review comments, issue
    events, releases, contributors.
 3. Clone traffic and, for an organization's repository, the organization's members. Traffic
    needs push access: a refusal is remembered in the stream's cursor and the request skipped
@@ -26,7 +27,7 @@ from services.collector.streams import emit_cursor, emit_items, kind_of, read_st
 from shared.events import v1
 from shared.forge.github import GitHubClient, GraphQLClient, Listing, convert_repo_info
 from shared.forge.github.convert import PROBED_FILES, community_files
-from shared.forge.github.restchildren import RestPullChildren
+from shared.forge.github.restchildren import RenamesFromRest, RestPullChildren
 from shared.worker import JobContext
 
 REPO = "repo"
@@ -63,7 +64,9 @@ async def _pass(client: GitHubClient, gql: GraphQLClient, job: v1.Job, ctx: JobC
         await emit_cursor(ctx, REPO, advanced(stored, meta.updated_at), etag)
     what = f"{client.host}/{owner}/{name}"
     # GitHub's GraphQL API refuses anonymous requests: without a token, children come over REST.
-    source = RestPullChildren(client, owner, name) if client.pool.anonymous else gql
+    # With one, REST still gives renamed files their previous path, which GraphQL has not.
+    rest = RestPullChildren(client, owner, name)
+    source = rest if client.pool.anonymous else RenamesFromRest(gql, rest)
 
     async def children(pulls: list[v1.PullRequest]) -> None:
         await emit_children(source, ctx, pulls, what)
