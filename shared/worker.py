@@ -6,7 +6,8 @@ attempt, then a ``JobFinished`` marker, and acks. What happens on failure is
 decided by the error taxonomy (``shared.errors.ACTIONS``), nowhere else:
 
 - ack:        the job is over; its marker carries the error (repository gone, bad input)
-- retry:      nack with a delay; after the last allowed delivery it is reported like ack
+- retry:      a ``JobRetrying`` note with the attempt's error, then nack with a delay; after
+              the last allowed delivery it is reported like ack
 - deadletter: a copy goes to the DEADLETTER stream with its error, and it is reported
 """
 
@@ -16,13 +17,13 @@ import asyncio
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsMessage, PullSub
 
-from shared.errors import ACTIONS, Action, FatalError, RateLimitedError, classify
+from shared.errors import ACTIONS, Action, ErrorKind, FatalError, RateLimitedError, classify
 from shared.events import subjects, v1
 from shared.events.jetstream import MSG_ID_HEADER, Publisher, chunk_by_size
 from shared.forge.http import backoff_delay
@@ -65,6 +66,12 @@ class JobContext:
         """Publish items in messages small enough for NATS."""
         for chunk in chunk_by_size(items, max_items=max_items):
             await self.emit(event_type, kind, items=chunk)
+
+    def retrying(self, error: BaseException, kind: ErrorKind, retry_at: datetime) -> v1.JobRetrying:
+        """The note that this attempt failed and the job will be delivered again."""
+        return v1.JobRetrying(repo_id=self.job.repo_id, job_id=self.job.job_id, attempt=self.attempt, seq=self.seq,
+                              phase=self.job.phase, error=self.describe(error), error_kind=kind.value,
+                              retry_at=retry_at)
 
     def finished(self, error: BaseException | None) -> v1.JobFinished:
         """The job's marker. After a failure only the messages JetStream acknowledged are
@@ -151,6 +158,11 @@ class JobWorker(Service):
                 delay = max(1.0, (exc.retry_at - datetime.now(timezone.utc)).total_seconds())
             log.warning("job.retry", kind=kind.value, error=ctx.describe(exc, 300), delay=round(delay, 1))
             self.metrics.jobs.labels(service=self.name, phase=self.phase, outcome="retry").inc()
+            retry_at = datetime.now(timezone.utc) + timedelta(seconds=delay)
+            try:
+                await self._report(ctx.retrying(exc, kind, retry_at))
+            except Exception as note_exc:  # noqa: BLE001 - a lost note delays what the status shows, not the retry
+                log.warning("job.retry_note_failed", error=type(note_exc).__name__)
             await msg.nack(delay=delay)
             return
         if action is Action.DEADLETTER or (action is Action.RETRY and last):
@@ -165,9 +177,10 @@ class JobWorker(Service):
         await msg.ack()
         self.metrics.jobs.labels(service=self.name, phase=self.phase, outcome=kind.value).inc()
 
-    async def _report(self, marker: v1.JobFinished) -> None:
+    async def _report(self, marker: v1.JobFinished | v1.JobRetrying) -> None:
+        kind = "finished" if isinstance(marker, v1.JobFinished) else "retrying"
         publisher = self.publisher()
-        await publisher.send(subjects.event_subject(self.source, marker.repo_id, "finished"), marker)
+        await publisher.send(subjects.event_subject(self.source, marker.repo_id, kind), marker)
         await publisher.flush()
 
 

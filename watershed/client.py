@@ -19,7 +19,7 @@ from shared.events import subjects, v1
 from shared.forge.urls import parse_repo_url
 from shared.settings import Settings
 from watershed.pipeline import Pipeline
-from watershed.report import RepoReport, repo_report
+from watershed.report import RETRYING, RepoReport, repo_report
 
 TERMINAL = ("done", "error")
 
@@ -102,8 +102,13 @@ async def request_collection(nats_url: str, urls: list[str], *, dispatch: bool, 
 
 
 async def wait_for_jobs(database_url: str, reply: v1.CollectReply, *, timeout: float,
-                        requested_at: datetime | None = None) -> None:
-    """Until every job of the reply has ended (done or error) in ops.collection_status."""
+                        requested_at: datetime | None = None, until_retry: bool = False) -> None:
+    """Until every job of the reply has ended (done or error) in ops.collection_status.
+
+    With ``until_retry`` a job whose attempt failed and waits for a retry ('retrying') counts as
+    ended too: a person waiting at a terminal learns the error now, not after every retry and its
+    backoff (a rate limit may be an hour away); the retry still runs in the stack."""
+    ended = (*TERMINAL, RETRYING) if until_retry else TERMINAL
     requested_at = requested_at or datetime.max.replace(tzinfo=timezone.utc)
     pending = {(t.repo_id, phase): job for t in reply.targets if t.repo_id is not None for phase, job in t.jobs.items()}
     deadline = time.monotonic() + timeout
@@ -116,7 +121,7 @@ async def wait_for_jobs(database_url: str, reply: v1.CollectReply, *, timeout: f
                 " WHERE repo_id = ANY($1::int[])", repo_ids)
             for row in rows:
                 key = (row["repo_id"], row["phase"])
-                if key not in pending or row["state"] not in TERMINAL:
+                if key not in pending or row["state"] not in ended:
                     continue
                 # Another job of the same phase dispatched after our request may have replaced
                 # ours in the status row; once it has ended, the rows are as fresh as ours.
@@ -138,7 +143,7 @@ async def collect(settings: Settings, urls: list[str], *, timeout: float,
     async with connect_stack(settings) as ends:
         requested_at = datetime.now(timezone.utc)
         reply = await request_collection(ends.nats_url, urls, dispatch=True, full=full)
-        await wait_for_jobs(ends.database_url, reply, timeout=timeout, requested_at=requested_at)
+        await wait_for_jobs(ends.database_url, reply, timeout=timeout, requested_at=requested_at, until_retry=True)
         reports = await reports_for(ends.database_url, reply)
     return reports, time.monotonic() - started
 

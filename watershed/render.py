@@ -36,7 +36,7 @@ def summary(console: Console, reports: list[RepoReport], seconds: float, *, as_j
         table.add_column("duration", justify="right")
         table.add_column("error")
         for p in report.phases:
-            style = "red" if p.state == "error" else "green" if p.state == "done" else ""
+            style = {"error": "red", "retrying": "yellow", "done": "green"}.get(p.state, "")
             table.add_row(p.phase, f"[{style}]{p.state}[/]" if style else p.state, str(p.requests),
                           f"{p.duration_s:.2f}s" if p.duration_s is not None else "-", escape(p.last_error or ""))
         if report.error:

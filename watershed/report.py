@@ -8,6 +8,8 @@ from typing import Any
 import asyncpg
 import msgspec
 
+RETRYING = "retrying"  # the phase's job attempt failed; the job waits for its next delivery
+
 # Rows per entity of one repository (the keys `status --json` promises). Contributors are the
 # people the repository's facts name.
 _COUNTS = """
@@ -53,6 +55,11 @@ class PhaseReport(msgspec.Struct, kw_only=True):
     last_error: str | None = None
     error_kind: str | None = None
 
+    @property
+    def failed(self) -> bool:
+        """The phase's last job failed for good, or its last attempt did and a retry is pending."""
+        return self.state in ("error", RETRYING)
+
 
 class RepoReport(msgspec.Struct, kw_only=True):
     url: str
@@ -66,7 +73,7 @@ class RepoReport(msgspec.Struct, kw_only=True):
 
     @property
     def failed(self) -> bool:
-        return self.error is not None or any(p.state == "error" for p in self.phases)
+        return self.error is not None or any(p.failed for p in self.phases)
 
     def errors(self) -> list[str]:
         """What went wrong, in at most one line: a repository that is gone fails every phase, and
@@ -74,11 +81,14 @@ class RepoReport(msgspec.Struct, kw_only=True):
         answer is the most precise, comes before the facade); the others are only named."""
         if self.error:
             return [self.error]
-        failed = [p for p in self.phases if p.state == "error"]
+        failed = [p for p in self.phases if p.failed]
         if not failed:
             return []
         first, others = failed[0], [p.phase for p in failed[1:]]
         line = f"{first.phase}: {first.last_error or first.error_kind or 'failed'}"
+        if first.state == RETRYING:
+            when = f" at {first.next_due.astimezone():%Y-%m-%d %H:%M:%S}" if first.next_due else ""
+            line += f" (will be retried{when})"
         return [f"{line} (also failed: {', '.join(others)})" if others else line]
 
 
@@ -103,8 +113,8 @@ async def repo_report(conn: asyncpg.Connection, repo_id: int) -> RepoReport:
         phases.append(PhaseReport(
             phase=row["phase"], state=row["state"], job_id=row["job_id"], requests=row["requests"] or 0,
             duration_s=duration, last_collected=row["last_success_at"], next_due=row["next_due"],
-            last_error=row["last_error"] if row["state"] == "error" else None,
-            error_kind=row["error_kind"] if row["state"] == "error" else None,
+            last_error=row["last_error"] if row["state"] in ("error", RETRYING) else None,
+            error_kind=row["error_kind"] if row["state"] in ("error", RETRYING) else None,
         ))
     counts = await conn.fetchrow(_COUNTS, repo_id)
     return RepoReport(url=repo["url"], repo_id=repo_id, state=repo["state"], phases=phases,

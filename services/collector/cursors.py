@@ -12,6 +12,11 @@ A cursor's value means one of two things, by the stream's order:
   pass's last request whenever that allows, so the stored ETag matches and an unchanged stream
   is a free 304;
 - newest-first streams: the newest time seen; reading stops :data:`OVERLAP` before it.
+
+A stream the forge refuses to our token (clone traffic without push access) has a cursor too:
+its value says when it was refused, so later passes skip the request (a refusal costs quota
+every time) until ``RETRY_REFUSED`` has passed. The time is in the value, not taken from the
+row, so a database rebuilt by replaying the streams remembers the same thing.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ import asyncpg
 # Re-read this much before the newest item seen: items updated in the same second as the
 # newest one, and clocks that disagree a little, are read again rather than lost.
 OVERLAP = timedelta(minutes=1)
+# Ask a refused stream again after this long: a token that gains push access is noticed.
+RETRY_REFUSED = timedelta(days=7)
+_REFUSED = "refused:"
 
 
 @dataclass(frozen=True)
@@ -100,3 +108,22 @@ def resumed(resume: datetime | None, etag: str | None, newest: datetime | None,
 
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
+
+
+def refused_value(at: datetime) -> str:
+    """The cursor value of a stream refused at ``at``."""
+    return _REFUSED + iso(at)
+
+
+def refused_at(cursor: Cursor | None) -> datetime | None:
+    """When the stream was last refused, if its cursor says it was."""
+    if cursor is None or not cursor.value or not cursor.value.startswith(_REFUSED):
+        return None
+    # An unreadable time counts as long ago: asking once too often beats never asking again.
+    return parse_time(cursor.value[len(_REFUSED):]) or datetime.min.replace(tzinfo=UTC)
+
+
+def worth_asking(cursor: Cursor | None, now: datetime, retry_after: timedelta = RETRY_REFUSED) -> bool:
+    """Whether to request a refusable stream this pass: unless it was refused within ``retry_after``."""
+    refused = refused_at(cursor)
+    return refused is None or now - refused >= retry_after

@@ -6,10 +6,12 @@
 2. Repository-level streams from their cursors, each a free 304 when its first request is
    unchanged: issues, issue comments and review comments oldest first (keyset on ``since``,
    checkpointed, so a pass cut short resumes); pull requests (each page followed by the
-   GraphQL children of its pull requests) and issue events newest first down to the cursor;
+   GraphQL children of its pull requests, and REST's files of those with a renamed file, for
+   the previous paths GraphQL lacks) and issue events newest first down to the cursor;
    releases and contributors whole.
-3. Clone traffic (skipped silently without push access) and, for an organization's
-   repository, the organization's members.
+3. Clone traffic and, for an organization's repository, the organization's members. Traffic
+   needs push access: a refusal is remembered in the stream's cursor and the request skipped
+   for a week (``cursors.RETRY_REFUSED``) or until a full pass; it is never asked anonymously.
 
 Every stream ends with its ``CursorObserved``; the processor stores cursors only when the
 whole job is committed, so a pass that dies half-way is simply run again from the old ones.
@@ -21,13 +23,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.collector.cursors import Cursor, advanced
+from services.collector.cursors import Cursor, advanced, refused_value, worth_asking
 from services.collector.prchildren import emit_children
 from services.collector.streams import emit_cursor, emit_items, kind_of, read_stream
 from shared.events import v1
 from shared.forge.github import GitHubClient, GraphQLClient, Listing, convert_repo_info
 from shared.forge.github.convert import PROBED_FILES, community_files
-from shared.forge.github.restchildren import RestPullChildren
+from shared.forge.github.restchildren import RenamesFromRest, RestPullChildren
 from shared.worker import JobContext
 
 REPO = "repo"
@@ -64,7 +66,9 @@ async def _pass(client: GitHubClient, gql: GraphQLClient, job: v1.Job, ctx: JobC
         await emit_cursor(ctx, REPO, advanced(stored, meta.updated_at), etag)
     what = f"{client.host}/{owner}/{name}"
     # GitHub's GraphQL API refuses anonymous requests: without a token, children come over REST.
-    source = RestPullChildren(client, owner, name) if client.pool.anonymous else gql
+    # With one, REST still gives renamed files their previous path, which GraphQL has not.
+    rest = RestPullChildren(client, owner, name)
+    source = rest if client.pool.anonymous else RenamesFromRest(gql, rest)
 
     async def children(pulls: list[v1.PullRequest]) -> None:
         await emit_children(source, ctx, pulls, what)
@@ -88,12 +92,19 @@ async def _repo_info(client: GitHubClient, gql: GraphQLClient, ctx: JobContext, 
 
 
 async def _clone_traffic(client: GitHubClient, ctx: JobContext, owner: str, name: str, cursor: Cursor | None) -> None:
-    days, etag = await client.get_clone_traffic(owner, name, cursor.etag if cursor else None)
-    if days is None:
-        return  # unchanged, or the token may not read traffic
-    if days:
-        await emit_items(ctx, v1.CloneTrafficObserved, days)
-    await emit_cursor(ctx, CLONE_TRAFFIC, None, etag)
+    now = datetime.now(UTC)
+    # Every refusal is a charged request, so one is remembered; anonymous requests are always refused.
+    if client.pool.anonymous or not worth_asking(cursor, now):
+        return
+    traffic = await client.get_clone_traffic(owner, name, cursor.etag if cursor else None)
+    if traffic.refused:
+        await emit_cursor(ctx, CLONE_TRAFFIC, refused_value(now), None)
+        return
+    if traffic.days is None:
+        return  # unchanged
+    if traffic.days:
+        await emit_items(ctx, v1.CloneTrafficObserved, traffic.days)
+    await emit_cursor(ctx, CLONE_TRAFFIC, None, traffic.etag)
 
 
 async def _org_members(client: GitHubClient, ctx: JobContext, org: str, cursor: Cursor | None) -> None:

@@ -1,7 +1,8 @@
 """Pull request children for one page of pull requests → messages.
 
-They come from GraphQL (batches of 50) with a token, or from REST (four requests per
-pull request) without one; both give the same :class:`PullChildren`.
+They come from GraphQL (batches of 50, plus REST's files of a pull request with a renamed
+file, for its previous path) with a token, or from REST (four requests per pull request)
+without one; both give the same :class:`PullChildren`.
 """
 
 from __future__ import annotations

@@ -14,7 +14,9 @@ The only module of the facade that starts processes. git always runs
 Failures map onto ``shared.errors``. Authentication failures are reported as
 ``NotFoundError`` when no credentials were given (GitHub answers 401 for a repository that
 is private *or* missing, so the two are indistinguishable) and as ``AuthError`` when the URL
-carried credentials that were refused.
+carried credentials that were refused. A host that cannot be resolved or reached is a
+``TransientError``: it says nothing about the repository, and a ``NotFoundError`` would stop
+collecting it for good after a passing DNS or network outage.
 """
 
 from __future__ import annotations
@@ -188,7 +190,15 @@ def check_remote(remote: str, *, allow_local: bool) -> None:
     raise InvalidInputError(f"refused remote {redact(remote)!r}: only https and ssh remotes are allowed")
 
 
-_RESOLVE = re.compile(r"Could not resolve host(?:name)?:? '?([^\s':]+)", re.IGNORECASE)
+# Network failures come first: ssh follows them with "Could not read from remote repository.
+# Please make sure you have the correct access rights and the repository exists.", which
+# must not read as a missing or private repository.
+_RESOLVE = re.compile(r"could not resolve (host(?:name)?|proxy):? '?([^\s':]+)", re.IGNORECASE)
+_CONNECT = re.compile(r"(?:failed to connect to|connect to host) (\S+) port (\d+)[^:\n]*: *([^\n]+)", re.IGNORECASE)
+_UNREACHABLE = (
+    "connection refused", "connection timed out", "network is unreachable", "no route to host",
+    "couldn't connect to server", "name or service not known", "temporary failure in name resolution",
+)  # fmt: skip
 _STATUS = re.compile(r"(?:returned error|error:?) (\d{3})")
 _NOT_FOUND = (
     "repository not found", "does not appear to be a git repository", "does not exist",
@@ -202,20 +212,47 @@ _TRANSIENT = (
     "timed out", "timeout", "connection reset", "early eof", "hung up unexpectedly",
     "connection refused", "failed to connect", "could not connect", "rpc failed",
     "unexpected disconnect", "operation too slow", "temporary failure", "ssl", "gnutls",
-    "broken pipe", "transfer closed",
+    "broken pipe", "transfer closed", "connection closed by",
 )  # fmt: skip
 
 
-def classify_failure(verb: str, stderr: str, with_credentials: bool) -> WatershedError:
-    """Map a failed git command's stderr onto the error taxonomy, in one redacted line."""
+def remote_host(remote: str) -> str | None:
+    """The host a remote names (None for a local path), for messages."""
+    if "://" in remote:
+        authority = remote.split("://", 1)[1].split("/", 1)[0].rpartition("@")[2]
+        if authority.startswith("["):
+            return authority[1:].partition("]")[0] or None
+        return authority.rpartition(":")[0] or authority or None
+    if _SCP_LIKE.match(remote):
+        return remote.split(":", 1)[0].rpartition("@")[2]
+    return None
+
+
+def network_failure(stderr: str, host: str | None = None) -> str | None:
+    """Why git could not reach the host, naming it; None when the failure came from the host."""
+    if m := _RESOLVE.search(stderr):
+        what = "proxy" if m.group(1).lower() == "proxy" else "host"
+        return f"could not resolve {what} {m.group(2)}"
+    if m := _CONNECT.search(stderr):
+        return f"could not connect to {m.group(1)} port {m.group(2)}: {m.group(3).strip().rstrip('.')}"
+    low = stderr.lower()
+    if reason := next((p for p in _UNREACHABLE if p in low), None):
+        return f"could not connect to {host or 'the remote host'}: {reason}"
+    return None
+
+
+def classify_failure(verb: str, stderr: str, with_credentials: bool, host: str | None = None) -> WatershedError:
+    """Map a failed git command's stderr onto the error taxonomy, in one redacted line.
+
+    ``host`` (the remote's) names the host in messages where git does not."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     # git's own verdict is the last fatal/error line; "remote:" chatter only explains it.
     verdicts = [line for line in lines if line.startswith(("fatal:", "error:"))]
     detail = redact((verdicts or lines or ["no message"])[-1])[:500]
     low = stderr.lower()
     status = int(m.group(1)) if (m := _STATUS.search(stderr)) else None
-    if m := _RESOLVE.search(stderr):
-        return NotFoundError(f"could not resolve host {m.group(1)}")
+    if status is None and (unreachable := network_failure(stderr, host)):
+        return TransientError(f"git {verb}: {redact(unreachable)[:500]}")
     if status in (404, 410) or any(p in low for p in _NOT_FOUND):
         return NotFoundError(f"git {verb}: repository not found ({detail})", status=status)
     if status == 451 or "dmca" in low or "access to this repository has been disabled" in low:
@@ -281,7 +318,8 @@ async def _check(
 ) -> bytes:
     code, out, err = await _run(argv, allow_local=allow_local, timeout=timeout)
     if code != 0:
-        raise classify_failure(argv_verb(argv), err.decode("utf-8", "replace"), has_credentials(remote))
+        stderr = err.decode("utf-8", "replace")
+        raise classify_failure(argv_verb(argv), stderr, has_credentials(remote), remote_host(remote))
     return out
 
 

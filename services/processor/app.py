@@ -158,7 +158,7 @@ class Processor(Service):
     async def _apply(self, batch: list[Decoded]) -> None:
         started = time.perf_counter()
         events = [d.event for d in batch]
-        data = [e for e in events if isinstance(e, v1.JobEvent) and not isinstance(e, v1.JobFinished)]
+        data = [e for e in events if isinstance(e, v1.JobEvent) and not isinstance(e, (v1.JobFinished, v1.JobRetrying))]
         finished = [e for e in events if isinstance(e, v1.JobFinished)]
         assert self.pool is not None
         progress: list[v1.JobCommitted | v1.RepoAdded] = []
@@ -178,6 +178,7 @@ class Processor(Service):
                 written = await apply_rows(conn, self.sql, build_rows(todo, platforms))  # type: ignore[arg-type]
                 await jobs.record_started(conn, {e.job_id for e in todo})
                 await jobs.record_cursors(conn, [e for e in todo if isinstance(e, v1.CursorObserved)])
+            await jobs.record_retrying(conn, [e for e in events if isinstance(e, v1.JobRetrying)])
             await jobs.record_finished(conn, finished)
             touched = {e.job_id for e in data} | {e.job_id for e in finished}
             await jobs.promote_checkpoints(conn, touched)

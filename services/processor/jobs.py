@@ -161,6 +161,20 @@ async def record_finished(conn: asyncpg.Connection, events: Iterable[v1.JobFinis
         )
 
 
+async def record_retrying(conn: asyncpg.Connection, events: Iterable[v1.JobRetrying]) -> None:
+    """A failed attempt of a job that will be delivered again: its error shows now, and
+    ``next_due`` says when the retry is due. Its next marker (retrying or finished) replaces it."""
+    for e in events:
+        await conn.execute(
+            "UPDATE ops.collection_status SET state = 'retrying', attempt = $3, last_error = $4, error_kind = $5,"
+            " next_due = $6, updated_at = now()"
+            " WHERE job_id = $1 AND phase = $2 AND state IN ('queued', 'collecting', 'retrying')"
+            # A late note of an older attempt never overrides a newer attempt's.
+            " AND (attempt IS NULL OR attempt <= $3)",
+            e.job_id, e.phase, e.attempt, e.error, e.error_kind, e.retry_at,
+        )
+
+
 async def complete_jobs(conn: asyncpg.Connection, jobs: Iterable[str]) -> list[Completed]:
     """Mark every touched job whose messages are all committed; returns them."""
     rows = await conn.fetch(

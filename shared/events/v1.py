@@ -170,6 +170,18 @@ class JobFinished(JobEvent, tag="job_finished", kw_only=True):
     finished_at: datetime | None = None
 
 
+class JobRetrying(JobEvent, tag="job_retrying", kw_only=True):
+    """A job attempt failed and the job goes back to its work queue for another delivery.
+
+    Not a data message and not counted: it lets the status (and a waiting ``collect``) show the
+    attempt's error at once instead of after every retry and its backoff."""
+
+    phase: str
+    error: str
+    error_kind: str  # see shared.errors.ErrorKind: transient, rate_limited or auth
+    retry_at: datetime | None = None
+
+
 class RepoRegistered(Struct, tag="repo_registered"):
     """A repository was added; the processor gives it its id."""
 
@@ -224,6 +236,7 @@ StagedEvent = Union[
     OrgMembersObserved,
     CursorObserved,
     JobFinished,
+    JobRetrying,
     RepoRegistered,
     JobDispatched,
     PhaseScheduled,

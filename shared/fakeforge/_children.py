@@ -176,6 +176,16 @@ def _pr_commits(rng: random.Random, repo: RepoData, people: _People, pull: Json,
     return commits
 
 
+# One drawn rename in this many stays one (~1 file in 144, a pull request in 20 with a rename):
+# renames are rare on GitHub, and each pull request with one costs a REST request for its
+# previous paths. Decided by a hash, not the generator's random stream, which stays as it was.
+_RENAME_ONE_IN = 16
+
+
+def _stays_renamed(full_name: str, number: int, filename: str) -> bool:
+    return int(_sha(full_name, number, filename, "rename")[:8], 16) % _RENAME_ONE_IN == 0
+
+
 def _pr_files(rng: random.Random, full_name: str, pull: Json, n: int) -> list[Json]:
     names = rng.sample(_FILES, n) if n <= len(_FILES) else _FILES + [
         f"src/generated/part_{i // 100}/module_{i}.py" for i in range(n - len(_FILES))]
@@ -186,6 +196,8 @@ def _pr_files(rng: random.Random, full_name: str, pull: Json, n: int) -> list[Js
         additions = 0 if status == "removed" else rng.randrange(0 if status == "renamed" else 1,
                                                                 200)
         deletions = 0 if status == "added" else rng.randrange(0, 80)
+        if status == "renamed" and not _stays_renamed(full_name, pull["number"], filename):
+            status = "modified"
         entry: Json = {
             "sha": _sha(full_name, pull["number"], filename),
             "filename": filename,

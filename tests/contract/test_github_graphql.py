@@ -1,6 +1,6 @@
 """GraphQLClient on httpx.MockTransport: batches of pull requests, the 502 fallback to smaller
 batches, further pages of a pull request with more than 100 commits, RATE_LIMITED waits,
-points accounting, and the Enterprise endpoint."""
+points accounting, the Enterprise endpoint, and REST's previous paths of renamed files."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import msgspec
 import pytest
 
 from shared.errors import FatalError, TransientError
+from shared.events.v1 import PrFile, PullRequest
 from shared.forge.github import GraphQLClient, graphql_url
 from shared.forge.github.gqlconvert import convert_commits
 from shared.forge.github.gqlwire import GqlPrCommit
+from shared.forge.github.restchildren import RenamesFromRest, RestPullChildren, with_previous_paths
 from tests.contract.test_github_client import SECRET, make_client
 
 RESET = 1_700_000_600
@@ -172,3 +174,52 @@ def test_enterprise_endpoint() -> None:
     assert graphql_url("https://api.github.com") == "https://api.github.com/graphql"
     assert graphql_url("https://ghe.example/api/v3/") == "https://ghe.example/api/graphql"
     assert graphql_url("http://127.0.0.1:8080") == "http://127.0.0.1:8080/graphql"
+
+
+async def test_renamed_files_get_their_previous_path_from_rest_for_those_pull_requests_only() -> None:
+    files = {1: [{"path": "new.py", "additions": 0, "deletions": 0, "changeType": "RENAMED"},
+                 {"path": "kept.py", "additions": 1, "deletions": 0, "changeType": "MODIFIED"}],
+             2: [{"path": "a.py", "additions": 3, "deletions": 1, "changeType": "MODIFIED"}]}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/graphql":
+            ids = body(request)["variables"]["ids"]
+            return reply({"nodes": [{**pull(n), "files": connection(files[n])}
+                                    for n in (int(i.split("_")[1]) for i in ids)]})
+        assert request.url.path == "/repos/o/r/pulls/1/files", request.url
+        return httpx.Response(200, json=[
+            {"filename": "kept.py", "status": "modified", "additions": 1, "deletions": 0},
+            {"filename": "new.py", "previous_filename": "old.py", "status": "renamed", "additions": 0, "deletions": 0}])
+
+    client, _, seen = make_client(handler)
+    source = RenamesFromRest(GraphQLClient(client), RestPullChildren(client, "o", "r"))
+    pulls = [PullRequest(platform_id=n, number=n, title="t", state="open", node_id=f"PR_{n}") for n in (1, 2)]
+    got = {c.detail.number: c.files async for c in source.children_of(pulls, "github.com/o/r")}
+    assert [(r.method, r.url.path) for r in seen] == [("POST", "/graphql"), ("GET", "/repos/o/r/pulls/1/files")]
+    assert [(f.path, f.previous_path, f.status) for f in got[1]] == [
+        ("new.py", "old.py", "renamed"), ("kept.py", None, "modified")]
+    assert [(f.path, f.previous_path) for f in got[2]] == [("a.py", None)]
+
+
+def test_previous_paths_are_taken_for_renamed_files_only() -> None:
+    graphql = [PrFile(pr_number=1, path="b.py", status="renamed"), PrFile(pr_number=1, path="c.py", status="modified"),
+               PrFile(pr_number=1, path="gone.py", status="renamed")]
+    assert [(f.path, f.previous_path) for f in with_previous_paths(graphql, {"b.py": "a.py", "c.py": "odd.py"})] == [
+        ("b.py", "a.py"), ("c.py", None), ("gone.py", None)]
+
+
+async def test_rest_file_pages_are_read_only_until_every_rename_is_found() -> None:
+    pages = [[{"filename": f"f{page}_{i}.py", "status": "modified"} for i in range(99)] for page in range(3)]
+    pages[0].append({"filename": "new.py", "previous_filename": "old.py", "status": "renamed"})
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params.get("page", "1"))
+        link = {"link": f'<https://api.github.com/repos/o/r/pulls/1/files?page={page + 1}>; rel="next"'} if page < 3 else {}
+        return httpx.Response(200, json=pages[page - 1], headers=link)
+
+    client, _, seen = make_client(handler)
+    rest = RestPullChildren(client, "o", "r")
+    assert await rest.previous_paths(1, ["new.py"], "github.com/o/r") == {"new.py": "old.py"}
+    assert len(seen) == 1
+    assert await rest.previous_paths(1, ["new.py", "missing.py"], "github.com/o/r") == {"new.py": "old.py"}
+    assert len(seen) == 1 + 3  # a path REST does not list: every page is read, then given up

@@ -16,7 +16,7 @@ import pytest
 
 from shared.errors import FatalError
 from shared.events.v1 import PullRequest
-from shared.forge.github import Listing
+from shared.forge.github import CloneTraffic, Listing
 from shared.forge.github.convert import convert_repo_info
 from shared.forge.github.restchildren import RestPullChildren
 from tests.contract.test_github_client import API, REPO_JSON, make_client
@@ -272,9 +272,9 @@ async def test_repo_info_from_profile_counts_and_file_probes() -> None:
 
 
 @pytest.mark.parametrize("status", [403, 404])
-async def test_clone_traffic_without_push_access_is_skipped(status: int) -> None:
+async def test_clone_traffic_without_push_access_is_refused(status: int) -> None:
     client, _, _ = make_client(lambda r: httpx.Response(status, json={"message": "Must have push access to repository"}))
-    assert await client.get_clone_traffic("o", "r") == (None, None)
+    assert await client.get_clone_traffic("o", "r", '"t0"') == CloneTraffic(None, None, refused=True)
     assert client.requests == 1
 
 
@@ -285,8 +285,10 @@ async def test_clone_traffic_days() -> None:
         return httpx.Response(200, json=example("clone-traffic"), headers={"etag": '"t1"'})
 
     client, _, seen = make_client(handler)
-    days, etag = await client.get_clone_traffic("o", "r")
-    assert await client.get_clone_traffic("o", "r", etag) == (None, '"t1"')
+    first = await client.get_clone_traffic("o", "r")
+    assert (first.etag, first.refused) == ('"t1"', False)
+    assert await client.get_clone_traffic("o", "r", first.etag) == CloneTraffic(None, '"t1"')
+    days = first.days
     assert days and (days[0].day, days[0].count, days[0].uniques) == (datetime(2016, 10, 10, tzinfo=UTC), 2, 1)
     assert seen[0].url.path == "/repos/o/r/traffic/clones"
 

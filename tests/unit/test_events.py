@@ -49,6 +49,8 @@ def _staged_samples() -> list[Any]:
         v1.CursorObserved(**job, stream="issues", value="2024-01-01T00:00:00Z", etag='W/"abc"'),
         v1.JobFinished(**job, phase="collector", messages=3, requests=9, error="boom", error_kind="transient",
                        started_at=T0, finished_at=T0),
+        v1.JobRetrying(**job, phase="facade", error="git fetch: could not resolve host h", error_kind="transient",
+                       retry_at=T0),
         v1.RepoRegistered(url="https://github.com/o/r", platform="github", host="github.com", owner="o", name="r",
                           registered_at=T0),
         v1.JobDispatched(repo_id=5, phase="facade", job_id="facade-5-1", dispatched_at=T0),

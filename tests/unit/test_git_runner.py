@@ -159,11 +159,24 @@ async def test_missing_local_repository_is_not_found(tmp_path: Path) -> None:
     assert list((tmp_path / "clones").iterdir()) == []
 
 
-async def test_unresolvable_host_is_not_found_quickly(tmp_path: Path) -> None:
+async def test_unresolvable_host_is_transient_quickly(tmp_path: Path) -> None:
+    # A DNS outage must not mark the repository missing: it is retried, the repository stays active.
     remote = "https://user:s3cret@nonexistent.invalid/x/y.git"
-    with pytest.raises(NotFoundError) as info:
+    with pytest.raises(TransientError) as info:
         await asyncio.wait_for(sync_bare_clone(remote, tmp_path / "r", allow_local=False, timeout=20), 30)
-    assert info.value.message == "could not resolve host nonexistent.invalid"
+    assert type(info.value) is TransientError
+    assert info.value.message == "git clone: could not resolve host nonexistent.invalid"
+
+
+async def test_refused_connection_is_transient_and_names_the_host(tmp_path: Path) -> None:
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()  # nothing listens on the port any more
+    with pytest.raises(TransientError) as info:
+        await sync_bare_clone(f"http://127.0.0.1:{port}/x.git", tmp_path / "r", allow_local=True, timeout=20)
+    assert type(info.value) is TransientError
+    assert info.value.message.startswith(f"git clone: could not connect to 127.0.0.1 port {port}: ")
 
 
 async def test_silent_server_times_out_and_git_is_killed(
@@ -303,6 +316,81 @@ def test_stderr_classification(stderr: str, kind: type[Exception]) -> None:
     error = classify_failure("clone", stderr, with_credentials=False)
     assert type(error) is kind
     assert "\n" not in error.message
+
+
+_SSH_EPILOGUE = (
+    "fatal: Could not read from remote repository.\n\n"
+    "Please make sure you have the correct access rights\nand the repository exists.\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("stderr", "message"),
+    [
+        (
+            "fatal: unable to access 'https://nonexistent.invalid/x.git/': Could not resolve host: nonexistent.invalid",
+            "git fetch: could not resolve host nonexistent.invalid",
+        ),
+        (
+            "ssh: Could not resolve hostname gitlab.example: Temporary failure in name resolution\r\n" + _SSH_EPILOGUE,
+            "git fetch: could not resolve host gitlab.example",
+        ),
+        (
+            "fatal: unable to access 'https://h.example/x/': Could not resolve proxy: proxy.corp",
+            "git fetch: could not resolve proxy proxy.corp",
+        ),
+        (
+            "fatal: unable to access 'http://127.0.0.1:9/x.git/': Failed to connect to 127.0.0.1 port 9 after 0 ms:"
+            " Couldn't connect to server",
+            "git fetch: could not connect to 127.0.0.1 port 9: Couldn't connect to server",
+        ),
+        (
+            "fatal: unable to access 'https://h.example/': Failed to connect to h.example port 443 after 130001 ms:"
+            " Connection timed out",
+            "git fetch: could not connect to h.example port 443: Connection timed out",
+        ),
+        (
+            "ssh: connect to host git.example port 22: Connection refused\r\n" + _SSH_EPILOGUE,
+            "git fetch: could not connect to git.example port 22: Connection refused",
+        ),
+        (
+            "ssh: connect to host git.example port 22: Network is unreachable\r\n" + _SSH_EPILOGUE,
+            "git fetch: could not connect to git.example port 22: Network is unreachable",
+        ),
+        (
+            "fatal: unable to access 'https://h.example/x/': Connection timed out after 300000 milliseconds",
+            "git fetch: could not connect to h.example: connection timed out",
+        ),
+    ],
+    ids=["https-dns", "ssh-dns", "proxy-dns", "https-refused", "https-timeout", "ssh-refused", "ssh-unreachable",
+         "no-host-in-message"],
+)
+def test_network_failures_are_transient_and_name_the_host(stderr: str, message: str) -> None:
+    error = classify_failure("fetch", stderr, with_credentials=False, host="h.example")
+    assert type(error) is TransientError
+    assert error.message == message
+
+
+def test_could_not_read_from_remote_alone_is_not_a_network_failure() -> None:
+    # GitHub over ssh says "Repository not found" before the same epilogue as a refused connection.
+    stderr = "ERROR: Repository not found.\n" + _SSH_EPILOGUE
+    assert type(classify_failure("clone", stderr, with_credentials=False)) is NotFoundError
+    denied = "git@github.com: Permission denied (publickey).\r\n" + _SSH_EPILOGUE
+    assert type(classify_failure("clone", denied, with_credentials=False)) is AuthError
+
+
+@pytest.mark.parametrize(
+    ("remote", "host"),
+    [
+        ("https://u:p@github.com/a/b.git", "github.com"),
+        ("https://git.example:8443/a/b", "git.example"),
+        ("ssh://git@[2001:db8::1]:22/a/b", "2001:db8::1"),
+        ("git@gitlab.example:a/b.git", "gitlab.example"),
+        ("/srv/git/a.git", None),
+    ],
+)
+def test_remote_host(remote: str, host: str | None) -> None:
+    assert runner.remote_host(remote) == host
 
 
 def test_refused_credentials_are_auth_errors_and_never_printed() -> None:

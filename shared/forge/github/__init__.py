@@ -1,6 +1,6 @@
 """GitHub: REST and GraphQL clients (I/O), wire shapes, and the pure conversion to v1 structs."""
 
-from shared.forge.github.client import STREAMS, GitHubClient, Listing, RequestCounts
+from shared.forge.github.client import STREAMS, CloneTraffic, GitHubClient, Listing, RequestCounts
 from shared.forge.github.convert import (
     convert_comments,
     convert_issues,
@@ -14,6 +14,7 @@ from shared.forge.github.graphql import BATCH_SIZES, GraphQLClient, PullChildren
 __all__ = [
     "BATCH_SIZES",
     "STREAMS",
+    "CloneTraffic",
     "GitHubClient",
     "GraphQLClient",
     "Listing",

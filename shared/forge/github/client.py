@@ -107,6 +107,15 @@ class Listing:
 
 
 @dataclass(frozen=True)
+class CloneTraffic:
+    """One conditional read of a repository's clone traffic."""
+
+    days: list[CloneDay] | None  # None: unchanged since the ETag sent, or refused
+    etag: str | None  # the ETag to keep
+    refused: bool = False  # the token may not read traffic: only those with push access may
+
+
+@dataclass(frozen=True)
 class StreamSpec:
     path: str  # under /repos/{owner}/{name}
     decoder: msgspec.json.Decoder[Any]
@@ -352,19 +361,19 @@ class GitHubClient:
             return False
         return True
 
-    async def get_clone_traffic(self, owner: str, name: str, etag: str | None = None) -> tuple[list[CloneDay] | None, str | None]:
-        """Daily clones of the last two weeks and the ETag to keep; None when unchanged since
-        ``etag`` or when the token may not read traffic (403: only pushers may)."""
+    async def get_clone_traffic(self, owner: str, name: str, etag: str | None = None) -> CloneTraffic:
+        """Daily clones of the last two weeks, conditional on ``etag``. GitHub refuses them (403,
+        or 404 on a private repository) to a token without push access."""
         path = f"{self._repo_path(owner, name)}/traffic/clones"
         try:
             data, response = await self._get(path, {"per": "day"}, wire.clone_traffic_decoder, self._what(owner, name),
                                              "clone traffic", etag=etag)
         except (FatalError, NotFoundError) as exc:
             if exc.status in (403, 404):
-                return None, etag
+                return CloneTraffic(None, None, refused=True)
             raise
         kept = response.headers.get("etag") or etag
-        return (None if data is None else convert_clone_traffic(data)), kept
+        return CloneTraffic(None if data is None else convert_clone_traffic(data), kept)
 
     async def iter_org_members(self, org: str, listing: Listing) -> AsyncIterator[list[User]]:
         """Public and (with an owner's token) private members of an organization, one list per page."""
