@@ -38,8 +38,10 @@ async def test_rest_pages_stay_under_the_prefix(client: GitHubClient, forge: Fak
     meta, _ = await client.get_repo_conditional(OWNER, NAME, None)
     assert meta is not None and meta.name == NAME
     pages = [page async for page in client.iter_stream(OWNER, NAME, "issues", Listing())]
-    assert len(pages) > 1, "the Link header's next page must be followed under /api/v3"
-    assert sum(len(p) for p in pages) == len(dataset.repositories[SAMPLE_REPO].plain_issues)
+    assert len(pages) > 1, "the next pages must be asked under /api/v3 too"
+    assert {i.number for p in pages for i in p} == {i["number"] for i in dataset.repositories[SAMPLE_REPO].plain_issues}
+    pulls = [page async for page in client.iter_stream(OWNER, NAME, "pull_requests", Listing())]
+    assert len(pulls) > 1, "the Link header's next page must be followed under /api/v3"
     assert forge.requests and all(r.path.startswith("/api/v3/") for r in forge.requests)
     assert {r.token for r in forge.requests} == {TOKEN} and {r.status for r in forge.requests} == {200}
 
