@@ -65,9 +65,15 @@ async def test_explorer_views_refresh_concurrently_and_the_migration_runs_twice(
                 "SELECT count(*) FROM pg_index i WHERE i.indrelid = to_regclass($1) AND i.indisunique"
                 " AND i.indexprs IS NULL AND i.indpred IS NULL", f"augur_data.{view}")
             assert unique == 1, view
+        # The processor's role refreshes views it does not own; a reader may not.
+        await conn.execute("SET ROLE watershed_writer")
         await refresh_explorer_views(conn)  # first time: plain (the views are created empty)
         await refresh_explorer_views(conn)  # then concurrently
         await conn.execute("SELECT augur_data.refresh_explorer_views()")
+        await conn.execute("SET ROLE watershed_reader")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("SELECT augur_data.refresh_explorer_views()")
+        await conn.execute("RESET ROLE")
 
         [(_, name, sql)] = [m for m in migration_files() if m[1] == "0010_augur_compat.sql"]
         async with conn.transaction():
