@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from services.collector.app import Collector, api_host, create_app
+from services.collector.app import Collector, create_app
+from shared.forge.github.servers import api_host
 from shared.errors import FatalError
 from shared.events import v1
 from shared.settings import load_settings
@@ -54,7 +55,7 @@ async def test_each_host_gets_its_api_tokens_and_name(collector: Collector) -> N
 
 async def test_pools_and_connections_are_per_server_and_kept_across_jobs(collector: Collector) -> None:
     dotcom, ghe = collector.client_for(job("github.com")), collector.client_for(job("ghe.example.com"))
-    assert len(collector.servers) == 3
+    assert len(collector.github.servers) == 3
     assert dotcom.pool is not ghe.pool and dotcom._http is not ghe._http
     # A new pass on the same host continues with what the last one learned about the quota.
     assert collector.client_for(job("ghe.example.com", "x", "y")).pool is ghe.pool
@@ -84,7 +85,7 @@ async def test_stop_closes_every_connection_pool() -> None:
     app = create_app(load_settings({"WATERSHED_NATS_URL": "nats://127.0.0.1:1",
                                     "WATERSHED_GITHUB_ENTERPRISE_HOSTS": "ghe.example.com"}))
     await app.on_start()
-    clients = [server.http for server in app.servers.values()]
+    clients = [server.http for server in app.github.servers.values()]
     assert len(clients) == 2
     await app.on_stop()
     assert all(c.is_closed for c in clients)
