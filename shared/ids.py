@@ -40,6 +40,13 @@ def identity_namespace(platform: str, host: str) -> str:
     return f"{platform}@{host}"
 
 
+def alias_namespace(platform: str, host: str) -> str:
+    """Whose accounts a repository's commit emails are matched to: its forge's, and github.com's
+    for a plain git repository (most people who commit anywhere have a GitHub account).
+    ``data.alias_namespace`` in SQL says the same."""
+    return "github" if platform == "git" else identity_namespace(platform, host)
+
+
 def contributor_id(namespace: str, platform_user_id: int) -> uuid.UUID:
     """The id of user ``platform_user_id`` in ``namespace`` (a platform, or ``platform@host``)."""
     platform, _, host = namespace.partition("@")

@@ -161,6 +161,8 @@ class Settings:
     shutdown_grace_s: float = 20.0
     processor_batch: int = 500
     processor_ack_wait_s: float = 60.0
+    resolver_max_lookups: int = 500
+    resolver_retry_days: float = 30.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -212,6 +214,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         shutdown_grace_s=env.number("SHUTDOWN_GRACE", 20.0, minimum=0.0),
         processor_batch=env.integer("PROCESSOR_BATCH", 500, minimum=1, maximum=10000),
         processor_ack_wait_s=env.number("PROCESSOR_ACK_WAIT", 60.0, minimum=1.0),
+        resolver_max_lookups=env.integer("RESOLVER_MAX_LOOKUPS", 500, minimum=0, maximum=100_000),
+        resolver_retry_days=env.number("RESOLVER_RETRY_DAYS", 30.0, minimum=0.0),
     )
     if overrides:
         if "data_dir" in overrides and "clones_dir" not in overrides and env.raw("CLONES_DIR") is None:

@@ -17,6 +17,7 @@ from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.worker import JobContext, JobWorker
 
+
 class Collector(JobWorker):
     name = "collector"
     phase = subjects.PHASE_COLLECTOR

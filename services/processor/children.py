@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from services.processor.aliases import apply_aliases, see_aliases
 from services.processor.columns import Columns, ContributorIndex
 from shared.events import v1
 from shared.text import clean
@@ -261,11 +262,14 @@ async def apply_singles(conn: asyncpg.Connection, events: list[Any], platforms: 
     if len(members):
         await conn.execute(_ORG_MEMBERS, *members.data)
         written["org_members"] = len(members)
+    if aliases := await apply_aliases(conn, events, people):
+        written["contributor_aliases"] = aliases
     return written
 
 
 def see_singles(events: list[Any], platforms: dict[int, str], people: ContributorIndex) -> None:
     """Register the people the singles name, so they are written with the batch's contributors."""
+    see_aliases(events, people)
     for event in events:
         platform = platforms[event.repo_id]
         if isinstance(event, v1.PullRequestDetailsObserved):

@@ -80,7 +80,7 @@ COMMIT_COLUMNS = ("repo_id", "sha", "parents", "author_name", "author_email", "a
 FILE_COLUMNS = ("repo_id", "sha", "path", "old_path", "added", "deleted")
 
 
-SINGLES = (v1.PullRequestDetailsObserved, v1.RepoInfoObserved, v1.OrgMembersObserved)
+SINGLES = (v1.PullRequestDetailsObserved, v1.RepoInfoObserved, v1.OrgMembersObserved, v1.AliasesObserved)
 
 
 def build_rows(events: Iterable[v1.DataEvent], platforms: dict[int, str]) -> BatchRows:

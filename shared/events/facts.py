@@ -296,3 +296,18 @@ class CloneDay(Part):
     day: datetime
     count: int
     uniques: int
+
+
+class Alias(Part):
+    """A commit email and the account it belongs to in ``namespace`` (``github``,
+    ``github@host``; see shared.ids.alias_namespace). ``user`` None: the forge knows no account
+    with that address (asked again after a while). ``source`` says how it was found:
+    ``noreply`` (the address names the account), ``pr_commit`` (GitHub attributed a pull
+    request commit to it), ``public_email`` (an account shows it), ``commit_lookup`` (GitHub's
+    attribution of a commit of the repository), ``none``."""
+
+    email: str  # lower-cased
+    namespace: str
+    user: User | None
+    source: str
+    checked_at: datetime

@@ -18,6 +18,7 @@ from typing import Union
 import msgspec
 
 from shared.events.facts import (  # noqa: F401 - re-exported: v1.Issue etc.
+    Alias,
     CloneDay,
     Comment,
     Commit,
@@ -141,6 +142,12 @@ class OrgMembersObserved(JobEvent, tag="org_members", kw_only=True):
     items: list[User]
 
 
+class AliasesObserved(JobEvent, tag="aliases", kw_only=True):
+    """The resolver's findings: commit emails and their accounts."""
+
+    items: list[Alias]
+
+
 class CursorObserved(JobEvent, tag="cursor", kw_only=True):
     """How far a stream of this repository has been read. The processor makes it the
     stored cursor only when the whole job is committed: a half-done pass never moves it.
@@ -215,7 +222,7 @@ DataEvent = Union[
     RepoObserved, IssuesObserved, PullRequestsObserved, CommentsObserved, CommitsObserved, ReviewsObserved,
     ReviewCommentsObserved, PrCommitsObserved, PrFilesObserved, PullRequestDetailsObserved, IssueEventsObserved,
     ReleasesObserved, RepoInfoObserved, ContributorsObserved, CloneTrafficObserved, OrgMembersObserved,
-    CursorObserved,
+    CursorObserved, AliasesObserved,
 ]
 StagedEvent = Union[
     RepoObserved,
@@ -235,6 +242,7 @@ StagedEvent = Union[
     CloneTrafficObserved,
     OrgMembersObserved,
     CursorObserved,
+    AliasesObserved,
     JobFinished,
     JobRetrying,
     RepoRegistered,

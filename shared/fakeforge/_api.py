@@ -26,6 +26,8 @@ _REPO_PATH = re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)(?P<rest>/.*)?
 _REPO_ID_PATH = re.compile(r"^/repositories/(?P<id>\d+)(?P<rest>/.*)?$")
 _USER_PATH = re.compile(r"^/users/(?P<login>[^/]+)$")
 _ORG_MEMBERS_PATH = re.compile(r"^/orgs/(?P<org>[^/]+)/members$")
+_COMMIT_PATH = re.compile(r"^/commits/(?P<sha>[^/]+)$")
+_DOCS_COMMIT = "https://docs.github.com/rest/commits/commits#get-a-commit"
 # GitHub stops listing a PR's commits after 250 and its files after 3000.
 PULL_COMMITS_CAP = 250
 PULL_FILES_CAP = 3000
@@ -60,10 +62,12 @@ def _invalid(resource: str, error: InvalidParam) -> ApiResponse:
 
 class Api:
     def __init__(self, dataset: Dataset, *, page_size_max: int = 100,
-                 repository_id_links: bool = False) -> None:
+                 repository_id_links: bool = False,
+                 commits: Callable[[str, str], Json | None] | None = None) -> None:
         self.dataset = dataset
         self.page_size_max = page_size_max
         self.repository_id_links = repository_id_links
+        self.commits = commits  # (full name, sha) -> the commit object, from the served git history
 
     def handle(self, path: str, query: QueryPairs, base_url: str, *,
                push_access: bool = False) -> ApiResponse:
@@ -122,6 +126,10 @@ class Api:
                        url_base: str, push_access: bool) -> ApiResponse:
         if rest == "":
             return ApiResponse(200, repo.repository)
+        if (commit := _COMMIT_PATH.match(rest)) and self.commits is not None:
+            found = self.commits(repo.full_name, commit["sha"])
+            return ApiResponse(200, found) if found is not None else ApiResponse(
+                422, {"message": f"No commit found for SHA: {commit['sha']}", "documentation_url": _DOCS_COMMIT})
         if rest == "/traffic/clones":
             if not push_access:
                 return ApiResponse(403, _PUSH_REQUIRED)

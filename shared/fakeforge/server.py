@@ -24,10 +24,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from shared.fakeforge._api import DOCS, Api, ApiResponse, not_found
+from shared.fakeforge._commits import commit_json, read_commit
 from shared.fakeforge._graphql import graphql_reply, is_graphql_path
 from shared.fakeforge._http import Handler, Reply
 from shared.fakeforge._ratelimit import Quota, RateLimiter
-from shared.fakeforge.dataset import Dataset, encode_json
+from shared.fakeforge.dataset import Dataset, Json, encode_json
 from shared.fakeforge.gitrepo import make_dumb_http_copy
 
 GIT_PREFIX = "/git/"
@@ -97,8 +98,10 @@ class FakeForge:
         self.graphql_rate_limit = 5000  # points per hour in the token's `graphql` bucket
         # GraphQL queries requesting more nodes than this answer 502, as big ones do on GitHub.
         self.graphql_max_nodes_before_502: int | None = None
+        # Verified emails -> account, for commit lookups (see _commits.account_for).
+        self.accounts: dict[str, Json] = {}
         self._api = Api(dataset, page_size_max=page_size_max,
-                        repository_id_links=repository_id_links)
+                        repository_id_links=repository_id_links, commits=self._commit)
         self._address = (host, port)
         self._limiter = RateLimiter(clock)
         self._lock = threading.Lock()
@@ -180,6 +183,13 @@ class FakeForge:
         with self._lock:
             self._git_repos[full_name.lower()] = dest
         return f"/git/{full_name}.git"
+
+    def _commit(self, full_name: str, sha: str) -> Json | None:
+        with self._lock:
+            bare = self._git_repos.get(full_name.lower())
+        raw = read_commit(bare, sha) if bare is not None else None
+        accounts = {email.lower(): user for email, user in self.accounts.items()}
+        return commit_json(full_name, raw, self.dataset, accounts) if raw is not None else None
 
     def git_url(self, full_name: str) -> str:
         return f"{self.base_url}/git/{full_name}.git"

@@ -327,3 +327,25 @@ async def test_pull_request_children_over_rest_without_a_token() -> None:
     assert detail.merged_by and detail.merged_by.login == "ann" and [t.slug for t in detail.requested_teams] == ["core"]
     assert children.reviews[0].commit_sha == "a" * 40 and children.commits[0].author_name == "Ann"
     assert (children.files[0].path, children.files[0].previous_path) == ("new.py", "old.py")
+
+
+async def test_commit_accounts_and_commits_that_are_gone() -> None:
+    body = {"sha": "a" * 40, "commit": {"author": {"name": "Ada", "email": "ada@example.org", "date": at(2)},
+                                        "committer": {"name": "GitHub", "email": "noreply@github.com", "date": at(2)},
+                                        "message": "m"},
+            "author": {"login": "ada-lovelace", "id": 62706181, "type": "User"}, "committer": None}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sha = request.url.path.rsplit("/", 1)[1]
+        if sha == "a" * 40:
+            return httpx.Response(200, json=body)
+        if sha == "b" * 40:
+            return httpx.Response(422, json={"message": f"No commit found for SHA: {sha}"})
+        return httpx.Response(404, json={"message": "Not Found"})
+
+    client, _, seen = make_client(handler)
+    author, committer = await client.get_commit_accounts("o", "r", "a" * 40)  # type: ignore[misc]
+    assert (author.login, author.platform_id, committer) == ("ada-lovelace", 62706181, None)  # type: ignore[union-attr]
+    assert seen[0].url.path == f"/repos/o/r/commits/{'a' * 40}"
+    assert await client.get_commit_accounts("o", "r", "b" * 40) is None
+    assert await client.get_commit_accounts("o", "r", "c" * 40) is None

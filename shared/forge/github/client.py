@@ -54,6 +54,7 @@ from shared.forge.github.convert import (
     convert_releases,
     convert_repo,
     convert_review_comments,
+    convert_user,
     convert_users,
 )
 from shared.forge.http import backoff_delay, error_for_status, parse_link_header, scrub
@@ -340,6 +341,18 @@ class GitHubClient:
         )
         kept = response.headers.get("etag") or etag
         return (None if data is None else convert_repo(data)), kept
+
+    async def get_commit_accounts(self, owner: str, name: str, sha: str) -> tuple[User | None, User | None] | None:
+        """The accounts GitHub attributes commit ``sha`` to (author, committer; None where no
+        account has the address); None when the repository has no such commit."""
+        path = f"{self._repo_path(owner, name)}/commits/{quote(sha, safe='')}"
+        try:
+            data, _ = await self._get(path, None, wire.commit_decoder, self._what(owner, name), f"commit {sha[:12]}")
+        except (NotFoundError, FatalError) as exc:
+            if exc.status in (404, 422):  # unknown sha (422), or history rewritten since (404)
+                return None
+            raise
+        return convert_user(data.author), convert_user(data.committer)
 
     async def get_community_profile(self, owner: str, name: str) -> wire.WireCommunityProfile | None:
         """The community profile (health percentage, README/CONTRIBUTING/CODE_OF_CONDUCT); None if unavailable."""
