@@ -11,10 +11,10 @@ from typing import Any
 
 import asyncpg
 import pytest
-from watershed.client import request_collection, wait_for_jobs
 
 from shared.fakeforge import FakeForge, generate_dataset
 from tests.integration.conftest import Collect
+from watershed.client import request_collection, wait_for_jobs
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,13 @@ from shared.fakeforge import FakeForge, RepoData, generate_dataset
 from shared.fakeforge.gitrepo import create_sample_git_repo
 from tests.integration.conftest import PIPELINE_TOKEN, Collect
 from tests.integration.test_github_full import check_children, request_floor, touched
-from tests.integration.test_slice import check_cleaned_text, check_comments, check_contributors, check_issues, check_pulls
+from tests.integration.test_slice import (
+    check_cleaned_text,
+    check_comments,
+    check_contributors,
+    check_issues,
+    check_pulls,
+)
 
 pytestmark = pytest.mark.integration
 

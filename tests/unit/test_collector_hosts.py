@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from services.collector.app import Collector, create_app
-from shared.forge.github.servers import api_host
 from shared.errors import FatalError
 from shared.events import v1
+from shared.forge.github.servers import api_host
 from shared.settings import load_settings
 
 DOTCOM_TOKEN = "dotcom-token-0001"
