@@ -201,8 +201,12 @@ async def complete_jobs(conn: asyncpg.Connection, jobs: Iterable[str]) -> list[C
                 " updated_at = now()",
                 r["job_id"], r["attempt"],
             )
-            # Its cursors are at least as far as any checkpoint of an earlier, unfinished pass.
-            await conn.execute("DELETE FROM ops.checkpoints WHERE repo_id = $1", r["repo_id"])
+            # The streams it finished are at least as far as any checkpoint of an earlier,
+            # unfinished pass; other phases' and other streams' checkpoints stay.
+            await conn.execute(
+                "DELETE FROM ops.checkpoints k USING ops.pending_cursors p"
+                " WHERE p.job_id = $1 AND p.attempt = $2 AND k.repo_id = p.repo_id AND k.stream = p.stream",
+                r["job_id"], r["attempt"])
             # A repository that answers again (after a forced collection) is active again.
             await conn.execute(
                 "UPDATE data.repos SET state = 'active', state_reason = NULL WHERE repo_id = $1 AND state <> 'active'",
