@@ -18,6 +18,7 @@ import pytest
 from shared.events import subjects, v1
 from shared.settings import Settings
 from watershed.pipeline import Pipeline
+from watershed.report import repo_report
 
 pytestmark = pytest.mark.integration
 
@@ -191,6 +192,8 @@ async def test_history_is_read_incrementally_and_rewrites_are_retracted(
                     "ok", "main", src.git("rev-parse", "main").strip(), 1, 1, False)
         du = subprocess.run(["du", "-s", "-B1", str(clone)], check=True, capture_output=True, text=True).stdout
         assert clone_row["disk_bytes"] == int(du.split()[0])
+        report = await repo_report(conn, repo_id)
+        assert report.clone is not None and report.clone.disk_bytes == clone_row["disk_bytes"]
         assert pipeline.metrics.registry.get_sample_value(
             "watershed_facade_clone_bytes", {"service": "facade"}) == clone_row["disk_bytes"]
         assert pipeline.metrics.registry.get_sample_value(
