@@ -155,7 +155,7 @@ class Facade(JobWorker):
         retract, only = gone, None
         if plan.reconcile:
             done = history.reconcile(await refs.rev_list(repo_dir, plan.log_from),
-                                     await self._stored_shas(ctx.job.repo_id), gone)
+                                     await self._stored_shas(ctx.job.repo_id), gone, whole=full)
             retract, only = list(done.retract), done.log
         for part in chunk_by_size(retract, max_items=MAX_SHAS_PER_RETRACTION):
             await ctx.emit(v1.CommitsRetracted, "commits_retracted", shas=part)
@@ -171,7 +171,8 @@ class Facade(JobWorker):
                       tracked=len(tracked), logged=logged, retracted=len(retract))
 
     async def _stored_shas(self, repo_id: int) -> list[str]:
-        """The repository's commit rows, as object names (COPY: a million rows stay a few MB of text)."""
+        """The repository's commit rows, as object names (COPY: a million of them are 41 MB of
+        text, not a million records)."""
         if self.db is None:
             return []
         out = io.BytesIO()

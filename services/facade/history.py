@@ -23,8 +23,9 @@ Two modes:
   since commits were read whole), a full resync, a committed tip the clone does not have (a
   new volume, another replica), or a publication since the last commit that is not committed
   (a job cut short, or not applied yet). Then the rows themselves are compared with what the
-  tracked tips reach: log what is missing, retract what is not reachable, plus what the kept
-  tips reach that tracked does not (commits of a publication that may still be on its way).
+  tracked tips reach: log what is missing (a full resync: everything), retract what is not
+  reachable, plus what the kept tips reach that tracked does not (commits of a publication
+  that may still be on its way).
 """
 
 from __future__ import annotations
@@ -134,13 +135,15 @@ class Reconciled:
     retract: tuple[str, ...]
 
 
-def reconcile(reachable_now: Iterable[str], rows: Iterable[str], gone: Iterable[str] = ()) -> Reconciled:
+def reconcile(reachable_now: Iterable[str], rows: Iterable[str], gone: Iterable[str] = (), *,
+              whole: bool = False) -> Reconciled:
     """Rows against history: commits reachable from the tracked tips (``reachable_now``), the
     repository's commit rows, and what git says left the history (``gone``: reachable from the
-    kept tips, not from the tracked ones)."""
+    kept tips, not from the tracked ones). ``whole`` (a full resync) logs every commit again,
+    so that what a newer version derives from commits is written for the old ones too."""
     now = set(reachable_now)
     stored = set(rows)
     retract = (stored - now) | (set(gone) - now)
-    if not stored:
+    if whole or not stored:
         return Reconciled(log=None, retract=tuple(sorted(retract)))
     return Reconciled(log=tuple(sorted(now - stored)), retract=tuple(sorted(retract)))

@@ -134,6 +134,12 @@ def test_reconcile_logs_the_missing_and_retracts_the_unreachable() -> None:
     assert done.retract == (OLD, F)  # A is reachable again: never retracted
 
 
+def test_a_full_resync_logs_the_whole_history_again() -> None:
+    done = reconcile(reachable_now=[A, B], rows=[A, OLD], whole=True)
+    assert done.log is None
+    assert done.retract == (OLD,)
+
+
 def test_reconcile_without_rows_logs_the_whole_history() -> None:
     done = reconcile(reachable_now=[A, B], rows=[], gone=[F])
     assert done.log is None
