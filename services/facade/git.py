@@ -220,7 +220,8 @@ def classify_failure(verb: str, stderr: str, with_credentials: bool) -> Watershe
 
 
 async def sync_bare_clone(remote: str, dest: Path, *, allow_local: bool, timeout: float = 3600) -> None:
-    """Make ``dest`` a bare mirror of ``remote``'s branches and tags: clone, or fetch if present."""
+    """Make ``dest`` a bare mirror of ``remote``'s branches and tags: clone, or fetch if present
+    (and point its HEAD where the remote's points)."""
     check_remote(remote, allow_local=allow_local)
     if dest.exists():
         argv = _git(

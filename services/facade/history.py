@@ -101,10 +101,6 @@ class Plan:
     cursors: dict[str, str | None]  # cursor stream -> tip; None: the ref is no longer tracked
     keep_after: frozenset[str]  # kept once every message is published
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.reconcile or self.retract_from or set(self.log_from) - set(self.log_not))
-
 
 def plan(state: CloneState, reachable: Iterable[str]) -> Plan:
     """The plan, given which of ``state.bases()`` the tracked tips reach (git's answer)."""
