@@ -18,6 +18,11 @@ class Metrics:
         self.batch_seconds = self._histogram("batch_duration_seconds", "Processor batch commit time", ())
         self.dispatched = self._counter("jobs_dispatched_total", "Jobs dispatched by the scheduler", ("phase",))
         self.up = self._gauge("up", "1 while the service runs and is connected", ())
+        # Clones: a total and a distribution, never a series per repository (100k repositories
+        # would be 100k series per replica on every scrape).
+        self.clone_bytes = self._gauge("facade_clone_bytes", "Disk bytes of the bare clones this replica synced", ())
+        self.clone_size = self._histogram("facade_clone_size_bytes", "Disk bytes of a bare clone after a sync", (),
+                                          buckets=tuple(float(4**k * 2**18) for k in range(10)))  # 256 KiB..64 GiB
 
     def _counter(self, name: str, doc: str, labels: tuple[str, ...]) -> Counter:
         return Counter(f"watershed_{name}", doc, ("service", *labels), registry=self.registry)
@@ -25,5 +30,6 @@ class Metrics:
     def _gauge(self, name: str, doc: str, labels: tuple[str, ...]) -> Gauge:
         return Gauge(f"watershed_{name}", doc, ("service", *labels), registry=self.registry)
 
-    def _histogram(self, name: str, doc: str, labels: tuple[str, ...]) -> Histogram:
-        return Histogram(f"watershed_{name}", doc, ("service", *labels), registry=self.registry)
+    def _histogram(self, name: str, doc: str, labels: tuple[str, ...],
+                   buckets: tuple[float, ...] = Histogram.DEFAULT_BUCKETS) -> Histogram:
+        return Histogram(f"watershed_{name}", doc, ("service", *labels), registry=self.registry, buckets=buckets)

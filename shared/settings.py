@@ -152,6 +152,7 @@ class Settings:
     github_tokens: tuple[Secret, ...] = ()
     github_enterprise: tuple[GitHubHost, ...] = ()
     facade_allow_local: bool = False
+    facade_all_branches: bool = False
     clones_dir: Path = Path()
     recollect_interval_s: float = 86400.0
     retry_interval_s: float = 3600.0
@@ -205,6 +206,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         github_tokens=env.secrets("GITHUB_TOKENS"),
         github_enterprise=env.github_enterprise(github_api_url),
         facade_allow_local=env.flag("FACADE_ALLOW_LOCAL", False),
+        facade_all_branches=env.flag("FACADE_ALL_BRANCHES", False),
         clones_dir=Path(env.text("CLONES_DIR", str(data_dir / "clones"))).expanduser(),
         recollect_interval_s=env.number("RECOLLECT_INTERVAL", 86400.0, minimum=1.0),
         retry_interval_s=env.number("RETRY_INTERVAL", 3600.0, minimum=1.0),

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape as _escape
 from rich.table import Table
 
-from watershed.report import RepoReport, to_json
+from watershed.report import CloneReport, RepoReport, to_json
 
 ENTITIES = ("issues", "pull_requests", "issue_comments", "review_comments", "reviews", "issue_events", "pr_commits",
             "pr_files", "labels", "releases", "contributors", "commits", "commit_files")
@@ -21,6 +21,31 @@ def escape(text: str) -> str:
 
 def _when(moment: datetime | None) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+
+
+def size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+def clone_text(clone: CloneReport | None) -> str:
+    """One line on the bare clone: state, default branch (or how many branches are read), size."""
+    if clone is None:
+        return "-"
+    parts = [clone.state]
+    if clone.all_branches and clone.tracked_refs is not None:
+        parts.append(f"{clone.tracked_refs} branches")
+    elif clone.default_branch and clone.state != "empty":
+        parts.append(clone.default_branch)
+    if clone.disk_bytes is not None:
+        parts.append(size(clone.disk_bytes))
+    if clone.error and clone.state not in ("ok", "empty"):
+        parts.append(clone.error)
+    return ", ".join(parts)
 
 
 def summary(console: Console, reports: list[RepoReport], seconds: float, *, as_json: bool) -> None:
@@ -44,6 +69,8 @@ def summary(console: Console, reports: list[RepoReport], seconds: float, *, as_j
         console.print(table)
         if report.rows:
             console.print("  rows: " + ", ".join(f"{k} {report.rows[k]}" for k in ENTITIES if report.rows.get(k)))
+        if report.clone is not None:
+            console.print("  clone: " + escape(clone_text(report.clone)))
     total_rows = sum(sum(r.rows.values()) for r in reports)
     made = sum(r.requests.get("rest", 0) + r.requests.get("graphql", 0) for r in reports)
     console.print(f"[bold]{len(reports)} repositories, {total_rows} rows, {made} API requests, {seconds:.1f}s[/]")
@@ -57,14 +84,16 @@ def status(console: Console, reports: list[RepoReport], *, as_json: bool) -> Non
         console.print("no repositories registered")
         return
     table = Table(show_edge=False)
-    for column in ("repo", "state", "phase", "phase state", "last collected", "next due", "last error", "rows"):
+    for column in ("repo", "state", "phase", "phase state", "last collected", "next due", "last error", "rows",
+                   "clone"):
         table.add_column(column)
     for r in reports:
         rows = ", ".join(f"{k} {v}" for k, v in r.rows.items() if v)
+        clone = escape(clone_text(r.clone))
         if not r.phases:
-            table.add_row(escape(r.url), r.state, "-", "new", "-", "-", "", rows)
+            table.add_row(escape(r.url), r.state, "-", "new", "-", "-", "", rows, clone)
         for i, p in enumerate(r.phases):
             table.add_row(escape(r.url) if i == 0 else "", r.state if i == 0 else "", p.phase, p.state,
                           _when(p.last_collected), _when(p.next_due), escape(p.last_error or ""),
-                          rows if i == 0 else "")
+                          rows if i == 0 else "", clone if i == 0 else "")
     console.print(table)

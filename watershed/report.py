@@ -61,12 +61,28 @@ class PhaseReport(msgspec.Struct, kw_only=True):
         return self.state in ("error", RETRYING)
 
 
+class CloneReport(msgspec.Struct, kw_only=True):
+    """The facade's bare clone (data.repo_clones): its state, what it tracks, its size."""
+
+    state: str  # ok | empty | unreachable | missing | blocked
+    error: str | None = None
+    default_branch: str | None = None
+    head_sha: str | None = None
+    branches: int | None = None
+    tracked_refs: int | None = None
+    all_branches: bool | None = None
+    disk_bytes: int | None = None
+    observed_at: datetime | None = None
+    synced_at: datetime | None = None
+
+
 class RepoReport(msgspec.Struct, kw_only=True):
     url: str
     repo_id: int | None = None
     state: str = ""
     phases: list[PhaseReport] = []
     rows: dict[str, int] = {}
+    clone: CloneReport | None = None  # None until the facade has synced it once
     # Requests of the last collection: all made (rest + graphql), of which 304s, and quota charged.
     requests: dict[str, int] = {}
     error: str | None = None
@@ -118,7 +134,15 @@ async def repo_report(conn: asyncpg.Connection, repo_id: int) -> RepoReport:
         ))
     counts = await conn.fetchrow(_COUNTS, repo_id)
     return RepoReport(url=repo["url"], repo_id=repo_id, state=repo["state"], phases=phases,
-                      rows={k: int(v) for k, v in dict(counts).items()}, requests=spent)
+                      rows={k: int(v) for k, v in dict(counts).items()}, requests=spent,
+                      clone=await clone_report(conn, repo_id))
+
+
+async def clone_report(conn: asyncpg.Connection, repo_id: int) -> CloneReport | None:
+    row = await conn.fetchrow(
+        "SELECT state, error, default_branch, head_sha, branches, tracked_refs, all_branches, disk_bytes,"
+        " observed_at, synced_at FROM data.repo_clones WHERE repo_id = $1", repo_id)
+    return None if row is None else CloneReport(**dict(row))
 
 
 async def find_repo_ids(conn: asyncpg.Connection, urls: list[str]) -> list[int]:

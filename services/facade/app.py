@@ -1,12 +1,29 @@
-"""Facade: keeps one bare clone per repository and publishes its history as commit facts."""
+"""Facade: keeps one bare clone per repository and publishes its history as commit facts.
+
+A job syncs the clone, reads the tracked refs (the default branch, or every branch with
+``WATERSHED_FACADE_ALL_BRANCHES``), and publishes, in this order: the commits that left the
+tracked history (``CommitsRetracted``), the new ones (``CommitsObserved``), the tips it read
+to (``CursorObserved`` per ref, made current only once the whole job is committed) and the
+clone's state (``CloneObserved``). ``services.facade.history`` plans what to read;
+``services.facade.refs`` asks git. No work tree is ever checked out.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import io
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 import msgspec
 
-from services.facade.git import stream_log, sync_bare_clone
+from services.collector.cursors import read_cursors
+from services.facade import history, refs
+from services.facade.git import stream_commits, sync_bare_clone
+from shared.db import Role, connect_pool
+from shared.errors import ErrorKind, WatershedError
 from shared.events import subjects, v1
 from shared.events.jetstream import MAX_MESSAGE_BYTES, chunk_by_size
 from shared.metrics import Metrics
@@ -16,6 +33,13 @@ from shared.worker import JobContext, JobWorker
 # A commit message past this is cut (with a marker): it must fit a NATS message with its files.
 MAX_MESSAGE_CHARS = 256 * 1024
 MAX_FILES_PER_ENTRY = 1000
+# 5,000 object names are ~220 KB of JSON: well inside a NATS message.
+MAX_SHAS_PER_RETRACTION = 5000
+# Why a sync failed, as the clone's recorded state (other failures are bugs, not states).
+FAILED_STATES = {
+    ErrorKind.TRANSIENT: "unreachable", ErrorKind.RATE_LIMITED: "unreachable", ErrorKind.AUTH: "unreachable",
+    ErrorKind.NOT_FOUND: "missing", ErrorKind.BLOCKED: "blocked",
+}
 
 
 def remote_for(job: v1.Job, settings: Settings) -> str:
@@ -52,17 +76,128 @@ def fit(commit: v1.Commit, max_files: int = MAX_FILES_PER_ENTRY) -> list[v1.Comm
     return [msgspec.structs.replace(commit, files=part, **totals) for part in parts]
 
 
+def disk_usage(path: Path) -> int:
+    """Bytes the directory takes on disk (allocated blocks, as ``du`` counts), links not followed."""
+    def allocated(st: os.stat_result) -> int:
+        return st.st_blocks * 512 if hasattr(st, "st_blocks") else st.st_size
+
+    total = allocated(path.stat())
+    stack = [path]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(Path(entry.path))
+                    except FileNotFoundError:
+                        continue  # a pack git replaced while we walked
+                    total += allocated(st)
+        except FileNotFoundError:
+            continue
+    return total
+
+
 class Facade(JobWorker):
     name = "facade"
     phase = subjects.PHASE_FACADE
     source = subjects.SOURCE_GIT
 
+    async def on_start(self) -> None:
+        # Bytes per repository this replica synced, for the total gauge: a dict of ints costs
+        # a few MB at 100k repositories, where a series per repository would cost Prometheus.
+        self.clone_bytes: dict[int, int] = {}
+        self.clone_bytes_total = 0
+        # Committed cursors and commit rows are read, never written (the processor writes).
+        # Without a database every job compares nothing and reads whole histories: correct, slower.
+        self.db: asyncpg.Pool | None = None
+        if self.settings.database_url:
+            self.db = await connect_pool(self.settings.database_url, role=Role.READER, min_size=1, max_size=2)
+
+    async def on_stop(self) -> None:
+        if self.db is not None:
+            await self.db.close()
+
     async def run_job(self, job: v1.Job, ctx: JobContext) -> None:
         dest = clone_path(self.settings.clones_dir, job.repo_id)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        await sync_bare_clone(remote_for(job, self.settings), dest, allow_local=self.settings.facade_allow_local)
-        async for commits in stream_log(dest):
+        try:
+            await sync_bare_clone(remote_for(job, self.settings), dest, allow_local=self.settings.facade_allow_local)
+        except WatershedError as exc:
+            await self._failed_sync(ctx, exc)
+            raise
+        heads = await refs.read_heads(dest)
+        all_branches = self.settings.facade_all_branches
+        tracked = heads.tracked(all_branches)
+        cursors = await read_cursors(self.db, job.repo_id)
+        committed = history.committed_tips({stream: c.value for stream, c in cursors.items()})
+        await self.publish_history(ctx, dest, tracked, committed, full=job.full)
+        size = await asyncio.to_thread(disk_usage, dest)
+        self._observe_size(job.repo_id, size)
+        await ctx.emit(v1.CloneObserved, "clone", state="ok" if tracked else "empty", observed_at=datetime.now(UTC),
+                       default_branch=heads.default_branch, head_sha=heads.head_sha, branches=len(heads.branches),
+                       tracked=len(tracked), all_branches=all_branches, disk_bytes=size)
+
+    async def publish_history(self, ctx: JobContext, repo_dir: Path, tracked: dict[str, str],
+                              committed: dict[str, str], *, full: bool) -> None:
+        """Retractions, then new commits, then cursors; the refs that make the next job
+        incremental are written only once all of it is published."""
+        kept = await refs.read_kept(repo_dir)
+        state = history.CloneState(tracked=tracked, committed=committed, kept=kept.keep, published=kept.published,
+                                   present=await refs.existing_commits(repo_dir, committed.values()), full=full)
+        # Pinned before anything goes out, and the last publication forgotten: until this one
+        # is whole, the clone cannot vouch for the rows (the next job would reconcile).
+        pinned = refs.Kept(state.pins(), frozenset())
+        await refs.write_kept(repo_dir, kept, keep=pinned.keep, published=())
+        plan = history.plan(state, await refs.reachable_bases(repo_dir, state.bases(), tracked.values()))
+        gone = await refs.rev_list(repo_dir, plan.retract_from, exclude=plan.log_from)
+        retract, only = gone, None
+        if plan.reconcile:
+            done = history.reconcile(await refs.rev_list(repo_dir, plan.log_from),
+                                     await self._stored_shas(ctx.job.repo_id), gone, whole=full)
+            retract, only = list(done.retract), done.log
+        for part in chunk_by_size(retract, max_items=MAX_SHAS_PER_RETRACTION):
+            await ctx.emit(v1.CommitsRetracted, "commits_retracted", shas=part)
+        logged = 0
+        async for commits in stream_commits(repo_dir, plan.log_from, exclude=plan.log_not, only=only):
+            logged += len(commits)
             await ctx.emit_items(v1.CommitsObserved, "commits", [e for c in commits for e in fit(c)], max_items=500)
+        for stream, value in plan.cursors.items():
+            await ctx.emit(v1.CursorObserved, "cursor", stream=stream, value=value)
+        await ctx.publisher.flush()
+        await refs.write_kept(repo_dir, pinned, keep=plan.keep_after, published=tracked.values())
+        self.log.info("history.published", repo=ctx.job.url, job=ctx.job.job_id, reconcile=plan.reconcile,
+                      tracked=len(tracked), logged=logged, retracted=len(retract))
+
+    async def _stored_shas(self, repo_id: int) -> list[str]:
+        """The repository's commit rows, as object names (COPY: a million of them are 41 MB of
+        text, not a million records)."""
+        if self.db is None:
+            return []
+        out = io.BytesIO()
+        async with self.db.acquire() as conn:
+            await conn.copy_from_query("SELECT sha FROM data.commits WHERE repo_id = $1", repo_id, output=out)
+        return out.getvalue().decode("ascii", "replace").split()
+
+    async def _failed_sync(self, ctx: JobContext, exc: WatershedError) -> None:
+        state = FAILED_STATES.get(exc.kind)
+        if state is None:
+            return
+        await ctx.emit(v1.CloneObserved, "clone", state=state, error=ctx.describe(exc, 500),
+                       observed_at=datetime.now(UTC))
+        try:
+            await ctx.publisher.flush()  # before the worker's cleanup cancels what is in flight
+        except Exception as publish_error:  # noqa: BLE001 - the sync's own error is the one to report
+            self.log.warning("clone.state_not_published", error=type(publish_error).__name__)
+
+    def _observe_size(self, repo_id: int, size: int) -> None:
+        # A histogram of sizes and one total, never a series per repository: 100k repositories
+        # would be 100k series on every scrape.
+        self.clone_bytes_total += size - self.clone_bytes.get(repo_id, 0)
+        self.clone_bytes[repo_id] = size
+        self.metrics.clone_bytes.labels(service=self.name).set(self.clone_bytes_total)
+        self.metrics.clone_size.labels(service=self.name).observe(size)
 
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> Facade:

@@ -30,6 +30,7 @@ import shutil
 import signal
 import tempfile
 from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from pathlib import Path
 
 from shared.errors import (
@@ -45,6 +46,7 @@ from shared.errors import (
 from shared.events.v1 import Commit
 
 from .gitlog import LOG_ARGS, LogParser
+from .history import is_sha
 
 _READ_SIZE = 1 << 20
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux; elsewhere the call fails harmlessly
@@ -83,12 +85,12 @@ def _git(*args: str, allow_local: bool = False) -> list[str]:
     return ["git", *_SAFE_CONFIG, "-c", f"protocol.file.allow={file_allow}", *args]
 
 
-async def _spawn(argv: Sequence[str], env: dict[str, str]) -> asyncio.subprocess.Process:
+async def _spawn(argv: Sequence[str], env: dict[str, str], *, stdin: bool = False) -> asyncio.subprocess.Process:
     # A session of its own, so _kill reaches git's helpers too (git-remote-https, ssh):
     # they hold the pipes open and would outlive a killed git.
     proc = await asyncio.create_subprocess_exec(
         *argv,
-        stdin=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=env,
@@ -122,11 +124,11 @@ async def _kill(proc: asyncio.subprocess.Process) -> None:
 
 
 async def _run(
-    argv: Sequence[str], *, allow_local: bool = False, timeout: float | None = None
+    argv: Sequence[str], *, allow_local: bool = False, timeout: float | None = None, stdin: bytes | None = None
 ) -> tuple[int, bytes, bytes]:
-    proc = await _spawn(argv, _env(allow_local))
+    proc = await _spawn(argv, _env(allow_local), stdin=stdin is not None)
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
     except TimeoutError:
         raise TransientError(f"git {argv_verb(argv)} timed out after {timeout:g}s") from None
     finally:
@@ -272,7 +274,8 @@ def classify_failure(verb: str, stderr: str, with_credentials: bool, host: str |
 
 
 async def sync_bare_clone(remote: str, dest: Path, *, allow_local: bool, timeout: float = 3600) -> None:
-    """Make ``dest`` a bare mirror of ``remote``'s branches and tags: clone, or fetch if present."""
+    """Make ``dest`` a bare mirror of ``remote``'s branches and tags: clone, or fetch if present
+    (and point its HEAD where the remote's points)."""
     check_remote(remote, allow_local=allow_local)
     if dest.exists():
         argv = _git(
@@ -282,6 +285,7 @@ async def sync_bare_clone(remote: str, dest: Path, *, allow_local: bool, timeout
             allow_local=allow_local,
         )  # fmt: skip
         await _check(argv, remote, allow_local=allow_local, timeout=timeout)
+        await _follow_remote_head(remote, dest, allow_local=allow_local)
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(_remove_stale_temps, dest)
@@ -308,15 +312,32 @@ async def sync_bare_clone(remote: str, dest: Path, *, allow_local: bool, timeout
         raise
 
 
+async def _follow_remote_head(remote: str, dest: Path, *, allow_local: bool) -> None:
+    """Point the clone's HEAD where the remote's points now. A fetch never moves HEAD, but a
+    default branch gets renamed (master -> main) or appears in a repository that was empty
+    when it was cloned; a stale HEAD would read (or, once pruned, retract) the wrong history."""
+    out = await _check(
+        _git("-C", str(dest), "ls-remote", "--symref", "--end-of-options", remote, "HEAD", allow_local=allow_local),
+        remote, allow_local=allow_local, timeout=300,
+    )
+    for line in out.decode("utf-8", "replace").splitlines():
+        target, _, name = line.removeprefix("ref: ").partition("\t")
+        if line.startswith("ref: ") and name == "HEAD" and target.startswith("refs/heads/"):
+            # An empty remote names no HEAD at all, and git refuses a name that is no valid
+            # branch name: in both cases the clone's HEAD stays as it is.
+            await _run(_git("-C", str(dest), "symbolic-ref", "HEAD", target), timeout=60)
+            return
+
+
 def _remove_stale_temps(dest: Path) -> None:
     for stale in dest.parent.glob(f".{dest.name}.clone-*"):
         shutil.rmtree(stale, ignore_errors=True)
 
 
 async def _check(
-    argv: Sequence[str], remote: str, *, allow_local: bool = False, timeout: float | None
+    argv: Sequence[str], remote: str, *, allow_local: bool = False, timeout: float | None, stdin: bytes | None = None
 ) -> bytes:
-    code, out, err = await _run(argv, allow_local=allow_local, timeout=timeout)
+    code, out, err = await _run(argv, allow_local=allow_local, timeout=timeout, stdin=stdin)
     if code != 0:
         stderr = err.decode("utf-8", "replace")
         raise classify_failure(argv_verb(argv), stderr, has_credentials(remote), remote_host(remote))
@@ -324,6 +345,24 @@ async def _check(
 
 
 # ----------------------------------------------------------------- inspection
+
+
+async def git_output(
+    repo_dir: Path, *args: str, stdin: bytes | None = None, timeout: float = 3600, quiet_failure: bool = False
+) -> bytes:
+    """stdout of a local git command in ``repo_dir`` (no network); a failure is fatal: the
+    clone is ours, so git refusing it is a bug or a broken disk, not the remote's doing.
+    With ``quiet_failure`` a failure is an answer (``b""``), e.g. ``symbolic-ref`` on a detached HEAD."""
+    code, out, err = await _run(_git("-C", str(repo_dir), *args), timeout=timeout, stdin=stdin)
+    if code != 0 and quiet_failure:
+        return b""
+    if code != 0:
+        raise FatalError(f"git {args[0]} failed: {redact(_last_line(err.decode('utf-8', 'replace')))}")
+    return out
+
+
+def _last_line(stderr: str) -> str:
+    return stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
 
 
 async def head_sha(repo_dir: Path) -> str | None:
@@ -362,9 +401,46 @@ async def stream_log(
         return
     spec = f"{since_sha}..{rev}" if since_sha else rev
     argv = _git("-C", str(repo_dir), *LOG_ARGS, "--end-of-options", spec, "--")
-    proc = await _spawn(argv, _env(False))
+    async with aclosing(_stream(argv, None, spec, chunk_commits)) as batches:
+        async for batch in batches:
+            yield batch
+
+
+async def stream_commits(
+    repo_dir: Path, tips: Sequence[str], *, exclude: Sequence[str] = (), only: Sequence[str] | None = None,
+    chunk_commits: int = 500,
+) -> AsyncGenerator[list[Commit], None]:
+    """Commits reachable from ``tips`` but not from ``exclude`` (git's own exclusion, one walk),
+    or, with ``only``, exactly those commits. In batches, like :func:`stream_log`.
+
+    The object names go to git on stdin, so thousands of branches fit no command line."""
+    names = [*tips, *exclude, *(only or ())]
+    if bad := next((n for n in names if not is_sha(n)), None):
+        raise InvalidInputError(f"invalid object name {bad!r}")
+    if only is not None:
+        if not only:
+            return
+        args, lines, spec = ["--no-walk=unsorted"], list(only), f"{len(only)} commits"
+    else:
+        if not tips:
+            return
+        lines = [*tips, *(f"^{sha}" for sha in exclude)]  # git 2.39 takes no --not on stdin
+        args, spec = [], f"{len(tips)} tips --not {len(exclude)}"
+    argv = _git("-C", str(repo_dir), *LOG_ARGS, *args, "--stdin")
+    async with aclosing(_stream(argv, "".join(f"{line}\n" for line in lines).encode(), spec, chunk_commits)) as batches:
+        async for batch in batches:
+            yield batch
+
+
+async def _stream(
+    argv: Sequence[str], stdin: bytes | None, spec: str, chunk_commits: int
+) -> AsyncGenerator[list[Commit], None]:
+    proc = await _spawn(argv, _env(False), stdin=stdin is not None)
     assert proc.stdout is not None and proc.stderr is not None
     stderr_task = asyncio.create_task(_tail(proc.stderr))
+    # git reads every revision from stdin before it prints anything, so writing it all first
+    # cannot deadlock against the output pipe.
+    feed = asyncio.create_task(_feed(proc, stdin)) if stdin is not None else None
     parser = LogParser()
     pending: list[Commit] = []
     try:
@@ -384,6 +460,18 @@ async def stream_log(
     finally:
         await _kill(proc)
         stderr_task.cancel()
+        if feed is not None:
+            feed.cancel()
+
+
+async def _feed(proc: asyncio.subprocess.Process, data: bytes) -> None:
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(data)
+        await proc.stdin.drain()
+        proc.stdin.close()
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # git stopped early; its exit status tells why
 
 
 def _log_failure(spec: str, stderr: str) -> WatershedError:

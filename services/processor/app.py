@@ -21,7 +21,7 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.js import api as js_api
 
-from services.processor import jobs
+from services.processor import gitstate, jobs
 from services.processor.rows import build_rows
 from services.processor.store import Statements, apply_rows
 from shared.db import Role, connect_pool
@@ -175,7 +175,7 @@ class Processor(Service):
                 platforms = {r["repo_id"]: identity_namespace(r["platform"], r["host"]) for r in await conn.fetch(
                     "SELECT repo_id, platform, host FROM data.repos WHERE repo_id = ANY($1::int[])", repo_ids)}
                 todo = [e for e in todo if e.repo_id in platforms]  # a deleted repository's late events
-                written = await apply_rows(conn, self.sql, build_rows(todo, platforms))  # type: ignore[arg-type]
+                written = await self._apply_rows(conn, todo, platforms)
                 await jobs.record_started(conn, {e.job_id for e in todo})
                 await jobs.record_cursors(conn, [e for e in todo if isinstance(e, v1.CursorObserved)])
             await jobs.record_retrying(conn, [e for e in events if isinstance(e, v1.JobRetrying)])
@@ -192,6 +192,19 @@ class Processor(Service):
         self.metrics.messages_applied.labels(service=self.name, outcome="applied").inc(len(batch))
         self.metrics.batch_seconds.labels(service=self.name).observe(time.perf_counter() - started)
         await self._report(progress)
+
+    async def _apply_rows(self, conn: asyncpg.Connection, todo: Sequence[v1.JobEvent],
+                          platforms: dict[int, str]) -> Counter[str]:
+        """The batch's rows; facade retractions in their place in it (see gitstate.in_order)."""
+        written: Counter[str] = Counter()
+        for part in gitstate.in_order(todo):
+            if isinstance(part, v1.CommitsRetracted):
+                written["commits_retracted"] += await gitstate.retract_commits(conn, part)
+            else:
+                written.update(await apply_rows(conn, self.sql, build_rows(part, platforms)))  # type: ignore[arg-type]
+        if clones := [e for e in todo if isinstance(e, v1.CloneObserved)]:
+            written["repo_clones"] += await gitstate.record_clones(conn, clones)
+        return written
 
     async def _report(self, progress: list[v1.JobCommitted | v1.RepoAdded]) -> None:
         # Progress is a wake-up call: the scheduler also finds committed jobs in the

@@ -162,6 +162,33 @@ class CursorObserved(JobEvent, tag="cursor", kw_only=True):
     checkpoint: bool = False
 
 
+class CommitsRetracted(JobEvent, tag="commits_retracted", kw_only=True):
+    """Commits that left the history the facade tracks (a force-push, a deleted branch): the
+    processor deletes them from the repository's commit rows, in stream order, so a commit
+    observed again later (in this batch or a replay) is back. Disjoint from the commits the
+    same job observes."""
+
+    shas: list[str]
+
+
+class CloneObserved(JobEvent, tag="clone", kw_only=True):
+    """The state of the repository's bare clone after a sync.
+
+    ``state``: ``ok``; ``empty`` (no commits to track); or why the sync failed, ``unreachable``
+    (the job is retried), ``missing``, ``blocked``, with ``error``. A failed sync leaves the other
+    fields unset: the clone on disk is as the last sync left it."""
+
+    state: str
+    observed_at: datetime
+    error: str | None = None
+    default_branch: str | None = None  # the branch the remote's HEAD names
+    head_sha: str | None = None  # that branch's tip
+    branches: int | None = None  # branches in the clone
+    tracked: int | None = None  # of which the facade reads (all, or the default branch alone)
+    all_branches: bool = False
+    disk_bytes: int | None = None  # allocated on disk by the clone
+
+
 class JobFinished(JobEvent, tag="job_finished", kw_only=True):
     """Last message of a job attempt: how many data messages came before it."""
 
@@ -222,7 +249,7 @@ DataEvent = Union[
     RepoObserved, IssuesObserved, PullRequestsObserved, CommentsObserved, CommitsObserved, ReviewsObserved,
     ReviewCommentsObserved, PrCommitsObserved, PrFilesObserved, PullRequestDetailsObserved, IssueEventsObserved,
     ReleasesObserved, RepoInfoObserved, ContributorsObserved, CloneTrafficObserved, OrgMembersObserved,
-    CursorObserved, AliasesObserved,
+    CursorObserved, AliasesObserved, CommitsRetracted, CloneObserved,
 ]
 StagedEvent = Union[
     RepoObserved,
@@ -243,6 +270,8 @@ StagedEvent = Union[
     OrgMembersObserved,
     CursorObserved,
     AliasesObserved,
+    CommitsRetracted,
+    CloneObserved,
     JobFinished,
     JobRetrying,
     RepoRegistered,

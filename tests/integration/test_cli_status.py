@@ -44,3 +44,11 @@ async def test_collect_recollect_and_status_json(pipeline: Pipeline, pipeline_se
     assert set(repo["requests"]) == {"rest", "graphql", "not_modified", "charged"}
     assert repo["requests"]["rest"] > 0
     assert {p["phase"]: p["state"] for p in repo["phases"]} == {"collector": "done", "facade": "done"}
+    # The facade's clone: its state, default branch and size, also in the human table.
+    clone = repo["clone"]
+    assert (clone["state"], clone["default_branch"], clone["all_branches"]) == ("ok", "main", False)
+    assert clone["disk_bytes"] > 0 and len(clone["head_sha"]) == 40
+    assert repo["rows"]["commits"] == summary["repos"][0]["rows"]["commits"] > 0  # a full resync lost none
+    table = await watershed(env, "status", GOOD_URL)
+    assert table.code == 0, table.stderr
+    assert "clone" in table.stdout and "ok, main" in table.stdout

@@ -227,10 +227,10 @@ def spy_on_spawn(monkeypatch: pytest.MonkeyPatch, *, stall: bool = False) -> lis
     procs: list[asyncio.subprocess.Process] = []
     spawn = runner._spawn
 
-    async def recording(argv: list[str], env: dict[str, str]) -> asyncio.subprocess.Process:
+    async def recording(argv: list[str], env: dict[str, str], **kwargs: bool) -> asyncio.subprocess.Process:
         if stall and "log" in argv:
             argv = ["sh", "-c", 'sleep 60; exec "$@"', "sh", *argv]
-        proc = await spawn(argv, env)
+        proc = await spawn(argv, env, **kwargs)
         procs.append(proc)
         return proc
 
