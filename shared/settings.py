@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from shared.affiliations import AffiliationsError, Mapping, parse_mappings
 from shared.githubhosts import GitHubHost, HostsError, find_github_host, github_endpoints, parse_enterprise
 from shared.secret import Secret
 
@@ -129,6 +130,17 @@ class Env:
         except HostsError as exc:
             raise SettingsError(str(exc)) from None
 
+    def affiliations(self) -> tuple[Mapping, ...]:
+        """The user's email-domain mappings from the file ``AFFILIATIONS_FILE`` names (syntax in
+        :mod:`shared.affiliations`); they override the shipped defaults."""
+        text = self.file_text("AFFILIATIONS_FILE")
+        if text is None:
+            return ()
+        try:
+            return parse_mappings(text)
+        except AffiliationsError as exc:
+            raise SettingsError(f"{PREFIX}AFFILIATIONS_FILE ({self.raw('AFFILIATIONS_FILE')}) {exc}") from None
+
 
 def default_data_dir() -> Path:
     import platformdirs
@@ -161,6 +173,7 @@ class Settings:
     shutdown_grace_s: float = 20.0
     processor_batch: int = 500
     processor_ack_wait_s: float = 60.0
+    affiliations: tuple[Mapping, ...] = ()  # the user's; the processor merges them with the shipped list
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -212,6 +225,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         shutdown_grace_s=env.number("SHUTDOWN_GRACE", 20.0, minimum=0.0),
         processor_batch=env.integer("PROCESSOR_BATCH", 500, minimum=1, maximum=10000),
         processor_ack_wait_s=env.number("PROCESSOR_ACK_WAIT", 60.0, minimum=1.0),
+        affiliations=env.affiliations(),
     )
     if overrides:
         if "data_dir" in overrides and "clones_dir" not in overrides and env.raw("CLONES_DIR") is None:
