@@ -24,6 +24,7 @@ from nats.js import api as js_api
 from services.processor import jobs
 from services.processor.rows import build_rows
 from services.processor.store import Statements, apply_rows
+from shared.affiliations import Matcher, default_mappings, merge
 from shared.db import Role, connect_pool
 from shared.events import subjects, v1
 from shared.ids import identity_namespace
@@ -68,6 +69,9 @@ class Processor(Service):
         super().__init__(settings, metrics)
         self.pool: asyncpg.Pool | None = None
         self.sql = Statements()
+        # The effective mappings: the shipped list with the user's file over it.
+        self.mappings = merge(default_mappings(), settings.affiliations)
+        self.affiliations = Matcher(self.mappings)
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -175,7 +179,7 @@ class Processor(Service):
                 platforms = {r["repo_id"]: identity_namespace(r["platform"], r["host"]) for r in await conn.fetch(
                     "SELECT repo_id, platform, host FROM data.repos WHERE repo_id = ANY($1::int[])", repo_ids)}
                 todo = [e for e in todo if e.repo_id in platforms]  # a deleted repository's late events
-                written = await apply_rows(conn, self.sql, build_rows(todo, platforms))  # type: ignore[arg-type]
+                written = await apply_rows(conn, self.sql, build_rows(todo, platforms, self.affiliations))  # type: ignore[arg-type]
                 await jobs.record_started(conn, {e.job_id for e in todo})
                 await jobs.record_cursors(conn, [e for e in todo if isinstance(e, v1.CursorObserved)])
             await jobs.record_finished(conn, finished)
