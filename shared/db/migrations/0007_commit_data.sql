@@ -20,6 +20,23 @@ CREATE TABLE IF NOT EXISTS data.commit_messages (
     FOREIGN KEY (repo_id, sha) REFERENCES data.commits (repo_id, sha) ON DELETE CASCADE
 );
 
+-- Each row of those two is checked against data.commits by PostgreSQL's foreign-key query
+-- (repo_id = $1 AND sha = $2), planned once per connection, often while the table is still
+-- empty and has no statistics. Then it may pick the (repo_id, author_date) index and read
+-- every commit of the repository for each check (a repository's first collection became
+-- quadratic). As a partial index it cannot serve that query, only those that bound the date;
+-- the check takes the unique (repo_id, sha) index.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_index
+               WHERE indexrelid = to_regclass('data.commits_repo_author_date') AND indpred IS NULL) THEN
+        DROP INDEX data.commits_repo_author_date;
+    END IF;
+END
+$$;
+CREATE INDEX IF NOT EXISTS commits_repo_author_date ON data.commits (repo_id, author_date)
+    WHERE author_date IS NOT NULL;
+
 ALTER TABLE data.commits ADD COLUMN IF NOT EXISTS author_affiliation text;
 ALTER TABLE data.commits ADD COLUMN IF NOT EXISTS committer_affiliation text;
 ALTER TABLE data.contributors ADD COLUMN IF NOT EXISTS affiliation text;
