@@ -7,8 +7,11 @@ author date git could not read is left out.
 When a facade job is committed, :func:`refresh` recomputes that repository's rows (one
 GROUP BY over its commits), writes only the rows that differ, and recomputes the group's
 rows for exactly the periods whose repository rows changed: distinct authors cannot be
-summed across repositories, so those periods are counted again over the group's commits.
-Whatever the job did (commits added, or retracted ones deleted) the recomputation sees it.
+summed across repositories, so those periods are counted again over the group's commits
+(one read of them, from the first changed period to the end of the last). Whatever the job
+did (commits added, or retracted ones deleted) the recomputation sees it. The cost of a
+group's recount grows with the group: a daily update of one repository recounts the current
+year of every repository in its group.
 :func:`ensure_built` rebuilds everything when ``ops.derived_versions`` says the aggregates
 are missing or were computed by an older :data:`VERSION`.
 """
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 import asyncpg
 
@@ -55,53 +58,75 @@ def diff(stored: Mapping[Period, Measures], fresh: Mapping[Period, Measures]) ->
     return result
 
 
+def span(periods: Iterable[Period]) -> tuple[datetime, datetime]:
+    """From the first period's first moment to the last one's end, in UTC."""
+    starts, ends = [], []
+    for name, start in periods:
+        starts.append(start)
+        if name == "year":
+            ends.append(date(start.year + 1, 1, 1))
+        elif name == "month":
+            ends.append(date(start.year + start.month // 12, start.month % 12 + 1, 1))
+        else:
+            ends.append(start + timedelta(days=7))
+    return (datetime.combine(min(starts), time.min, UTC), datetime.combine(max(ends), time.min, UTC))
+
+
 # ------------------------------------------------------------------ SQL
 
+_JOIN_REPO = "JOIN data.repos r ON r.repo_id = f.repo_id"
+_IN_GROUP = ("c.repo_id IN (SELECT repo_id FROM data.repos WHERE repo_group_id = $1)"
+             " AND c.author_date >= $2 AND c.author_date < $3")
+
 # One row per commit: its repository, UTC author time, lines (none for a merge) and author.
+# The merge test is a probe of the parents' primary key per commit, whatever the planner
+# believes about the tables' sizes (a join planned without statistics compared every commit
+# with every merge). The OFFSET 0s keep it to one probe per commit, not one per use.
 _FACTS = """
 SELECT c.repo_id, c.author_date AT TIME ZONE 'UTC' AS t,
-       CASE WHEN m.sha IS NULL THEN c.additions ELSE 0 END AS added,
-       CASE WHEN m.sha IS NULL THEN c.deletions ELSE 0 END AS removed,
+       CASE WHEN merge THEN 0 ELSE c.additions END AS added,
+       CASE WHEN merge THEN 0 ELSE c.deletions END AS removed,
        nullif(lower(c.author_email), '') AS author
-FROM data.commits c
-LEFT JOIN data.commit_parents m ON m.repo_id = c.repo_id AND m.sha = c.sha AND m.position = 2
-WHERE c.author_date IS NOT NULL AND {where}"""
+FROM data.commits c,
+     LATERAL (SELECT EXISTS (SELECT 1 FROM data.commit_parents m
+                             WHERE m.repo_id = c.repo_id AND m.sha = c.sha AND m.position = 2) AS merge
+              OFFSET 0) k
+WHERE c.author_date IS NOT NULL AND {where}
+OFFSET 0"""
 # date_trunc('week') starts ISO weeks on Monday; t is UTC, so the session's time zone plays no part.
 _PERIODS = """CROSS JOIN LATERAL (VALUES ('year', date_trunc('year', f.t)::date),
                                ('month', date_trunc('month', f.t)::date),
                                ('week', date_trunc('week', f.t)::date)) AS p(period, period_start)"""
-_MEASURES = ("count(*)::int, coalesce(sum(f.added), 0)::bigint, coalesce(sum(f.removed), 0)::bigint,"
-             " count(DISTINCT f.author)::int")
 _COLUMNS = "period, period_start, commits, lines_added, lines_removed, authors"
 
-REPO_FRESH = (f"SELECT p.period, p.period_start, {_MEASURES} FROM ({_FACTS.format(where='c.repo_id = $1')}) f"
-              f" {_PERIODS} GROUP BY p.period, p.period_start")
 
-_IN_GROUP_AND_PERIOD = ("c.repo_id IN (SELECT repo_id FROM data.repos WHERE repo_group_id = $1)"
-                        " AND c.author_date >= w.lo AND c.author_date < w.hi")
-GROUP_FRESH = f"""
-WITH wanted AS (
-    SELECT w.period, w.period_start, w.period_start::timestamp AT TIME ZONE 'UTC' AS lo,
-           (w.period_start + CASE w.period WHEN 'year' THEN interval '1 year'
-                                           WHEN 'month' THEN interval '1 month'
-                                           ELSE interval '1 week' END) AT TIME ZONE 'UTC' AS hi
-    FROM unnest($2::text[], $3::date[]) AS w(period, period_start)
-)
-SELECT w.period, w.period_start, {_MEASURES}
-FROM wanted w
-JOIN LATERAL ({_FACTS.format(where=_IN_GROUP_AND_PERIOD)}) f ON true
-GROUP BY w.period, w.period_start"""
+def _activity(where: str, owner: str = "", join: str = "") -> str:
+    """Rows of ``_COLUMNS`` for the commits ``where`` selects, after an ``owner`` column (an
+    expression on the fact ``f`` and what ``join`` adds) if given. Per author first, then per
+    period: both steps can hash, where a count(DISTINCT) would sort every (period, commit) row."""
+    key = f"{owner} AS owner, " if owner else ""
+    outer = "owner, " if owner else ""
+    return (f"SELECT {outer}period, period_start, sum(n)::int, sum(added)::bigint, sum(removed)::bigint,"
+            f" count(author)::int FROM ("
+            f"SELECT {key}p.period, p.period_start, f.author, count(*) AS n, sum(f.added) AS added,"
+            f" sum(f.removed) AS removed FROM ({_FACTS.format(where=where)}) f {join} {_PERIODS}"
+            f" GROUP BY {'1, ' if owner else ''}p.period, p.period_start, f.author) x"
+            f" GROUP BY {outer}period, period_start")
+
+
+REPO_FRESH = _activity("c.repo_id = $1")
+
+# The group's commits from the first changed period's start to the last one's end, read once
+# (the year periods alone cover every commit of the range, so reading per period would read
+# them all again for the months and weeks). Periods the span only cuts into are counted too,
+# partially, and dropped by the caller, which keeps the changed ones.
+GROUP_SPAN = _activity(_IN_GROUP)
 
 _REBUILD = (
     "DELETE FROM data.repo_activity",
-    f"INSERT INTO data.repo_activity (repo_id, {_COLUMNS})"
-    f" SELECT f.repo_id, p.period, p.period_start, {_MEASURES} FROM ({_FACTS.format(where='true')}) f {_PERIODS}"
-    " GROUP BY f.repo_id, p.period, p.period_start",
+    f"INSERT INTO data.repo_activity (repo_id, {_COLUMNS}) {_activity('true', 'f.repo_id')}",
     "DELETE FROM data.repo_group_activity",
-    f"INSERT INTO data.repo_group_activity (repo_group_id, {_COLUMNS})"
-    f" SELECT r.repo_group_id, p.period, p.period_start, {_MEASURES}"
-    f" FROM ({_FACTS.format(where='true')}) f JOIN data.repos r USING (repo_id) {_PERIODS}"
-    " GROUP BY r.repo_group_id, p.period, p.period_start",
+    f"INSERT INTO data.repo_group_activity (repo_group_id, {_COLUMNS}) {_activity('true', 'r.repo_group_id', _JOIN_REPO)}",
 )
 
 
@@ -178,8 +203,9 @@ async def refresh(conn: asyncpg.Connection, repo_ids: Iterable[int]) -> dict[str
         if not periods:
             continue
         wanted = _periods(sorted(periods))
+        counted = _rows(await conn.fetch(GROUP_SPAN, group_id, *span(periods)))
         change = diff(_rows(await conn.fetch(GROUPS.stored_sql(only_wanted=True), group_id, *wanted)),
-                      _rows(await conn.fetch(GROUP_FRESH, group_id, *wanted)))
+                      {p: counted[p] for p in periods if p in counted})
         await GROUPS.write(conn, group_id, change)
         written["repo_group_activity"] += len(change.upserts) + len(change.deletes)
     return written

@@ -32,3 +32,14 @@ def test_only_authors_differ() -> None:
 def test_from_nothing_and_to_nothing() -> None:
     assert diff({}, {Y: (1, 1, 1, 1)}).upserts == [(Y, (1, 1, 1, 1))]
     assert diff({Y: (1, 1, 1, 1)}, {}).deletes == [Y]
+
+
+def test_span_covers_every_changed_period_whole() -> None:
+    from datetime import UTC, datetime
+
+    from services.processor.activity import span
+
+    assert span([W]) == (datetime(2024, 2, 5, tzinfo=UTC), datetime(2024, 2, 12, tzinfo=UTC))
+    assert span([M, W]) == (datetime(2024, 2, 1, tzinfo=UTC), datetime(2024, 3, 1, tzinfo=UTC))
+    assert span([("month", date(2023, 12, 1))]) == (datetime(2023, 12, 1, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC))
+    assert span([Y, ("week", date(2024, 12, 30))]) == (datetime(2024, 1, 1, tzinfo=UTC), datetime(2025, 1, 6, tzinfo=UTC))
