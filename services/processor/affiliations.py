@@ -22,8 +22,8 @@ REAPPLY_TIMEOUT_S = 6 * 3600.0
 
 def _domain(column: str) -> str:
     """SQL for :func:`shared.affiliations.email_domain` (ASCII lower-casing, as there)."""
-    return (f"nullif(rtrim(btrim(translate(substring({column} from '@([^@]*)$'),"
-            f" 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), ' '), '.'), '')")
+    return (f"CASE WHEN strpos({column}, '@') > 0 THEN nullif(rtrim(btrim(translate(split_part({column}, '@', -1),"
+            f" 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), ' '), '.'), '') END")
 
 
 def _candidates(domains: str) -> str:
