@@ -39,6 +39,7 @@ from nats.js import JetStreamContext
 
 from services.processor import rows as r
 from services.processor.app import create_app
+from services.processor.commits import MESSAGE_COLUMNS, PARENT_COLUMNS
 from services.processor.store import CONTRIBUTOR_NAMES
 from shared.db import apply_migrations
 from shared.embedded import EmbeddedStack
@@ -70,6 +71,8 @@ TABLES: dict[str, tuple[str, ...]] = {
     "data.messages": ("msg_id", *r.MESSAGE_COLUMNS),
     "data.commits": ("commit_id", *r.COMMIT_COLUMNS),
     "data.commit_files": r.FILE_COLUMNS,
+    "data.commit_parents": PARENT_COLUMNS,
+    "data.commit_messages": MESSAGE_COLUMNS,
 }
 
 WORDS = ("the build fails when running tests on windows with python 3.12 because the path separator is "
@@ -247,6 +250,8 @@ def build_jobs(work: Workload, repo_ids: dict[str, int], target_rows: int, seed:
         expected["data.messages"] += len(comments)
         expected["data.commits"] += len(commits)
         expected["data.commit_files"] += sum(len(c.files) for c in commits)
+        expected["data.commit_parents"] += sum(len(c.parents) for c in commits)
+        expected["data.commit_messages"] += len(commits)
         for item in (*issues, *pulls, *comments):
             for user in (getattr(item, "author", None), getattr(item, "closed_by", None),
                          *getattr(item, "assignees", ()), *getattr(item, "requested_reviewers", ())):

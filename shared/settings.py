@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from shared.affiliations import AffiliationsError, parse_mappings
+from shared.affiliations import Mapping as Affiliation
 from shared.githubhosts import GitHubHost, HostsError, find_github_host, github_endpoints, parse_enterprise
 from shared.secret import Secret
 
@@ -129,6 +131,17 @@ class Env:
         except HostsError as exc:
             raise SettingsError(str(exc)) from None
 
+    def affiliations(self) -> tuple[Affiliation, ...]:
+        """The user's email-domain mappings from the file ``AFFILIATIONS_FILE`` names (syntax in
+        :mod:`shared.affiliations`); they override the shipped defaults."""
+        text = self.file_text("AFFILIATIONS_FILE")
+        if text is None:
+            return ()
+        try:
+            return parse_mappings(text)
+        except AffiliationsError as exc:
+            raise SettingsError(f"{PREFIX}AFFILIATIONS_FILE ({self.raw('AFFILIATIONS_FILE')}) {exc}") from None
+
 
 def default_data_dir() -> Path:
     import platformdirs
@@ -164,6 +177,7 @@ class Settings:
     processor_ack_wait_s: float = 60.0
     resolver_max_lookups: int = 500
     resolver_retry_days: float = 30.0
+    affiliations: tuple[Affiliation, ...] = ()  # the user's; the processor merges them with the shipped list
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -218,6 +232,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         processor_ack_wait_s=env.number("PROCESSOR_ACK_WAIT", 60.0, minimum=1.0),
         resolver_max_lookups=env.integer("RESOLVER_MAX_LOOKUPS", 500, minimum=0, maximum=100_000),
         resolver_retry_days=env.number("RESOLVER_RETRY_DAYS", 30.0, minimum=0.0),
+        affiliations=env.affiliations(),
     )
     if overrides:
         if "data_dir" in overrides and "clones_dir" not in overrides and env.raw("CLONES_DIR") is None:

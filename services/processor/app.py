@@ -21,9 +21,10 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.js import api as js_api
 
-from services.processor import gitstate, jobs
+from services.processor import activity, affiliations, gitstate, jobs
 from services.processor.rows import build_rows
 from services.processor.store import Statements, apply_rows
+from shared.affiliations import Matcher, default_mappings, merge
 from shared.db import Role, connect_pool
 from shared.events import subjects, v1
 from shared.ids import identity_namespace
@@ -68,6 +69,9 @@ class Processor(Service):
         super().__init__(settings, metrics)
         self.pool: asyncpg.Pool | None = None
         self.sql = Statements()
+        # The effective mappings: the shipped list with the user's file over it.
+        self.mappings = merge(default_mappings(), settings.affiliations)
+        self.affiliations = Matcher(self.mappings)
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -104,8 +108,30 @@ class Processor(Service):
     def healthy(self) -> bool:
         return self._loop_task is None or not self._loop_task.done()
 
+    async def _sync_derived(self) -> None:
+        """Before the first batch: re-apply changed affiliation mappings to stored rows, and build
+        the activity aggregates if they are missing or stale. Here, not in ``on_start``: on a big
+        database this takes minutes, and the service must answer its health probes meanwhile."""
+        assert self.pool is not None
+        delay = 0.5
+        while not self._stopping.is_set():
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    reapplied = await affiliations.sync_mappings(conn, self.mappings)
+                if reapplied is not None:
+                    self.log.info("affiliations.reapplied", mappings=len(self.mappings), **reapplied)
+                async with self.pool.acquire() as conn, conn.transaction():
+                    if await activity.ensure_built(conn):
+                        self.log.info("activity.rebuilt", version=activity.VERSION)
+                return
+            except Exception:  # noqa: BLE001 - keep trying; batches wait, so no row gets stale mappings
+                self.log.exception("derived.sync_failed", delay=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
     async def _consume(self) -> None:
         batch = self.settings.processor_batch
+        await self._sync_derived()
         while not self._stopping.is_set():
             try:
                 msgs = await self._sub.fetch(batch, timeout=0.25)
@@ -182,7 +208,11 @@ class Processor(Service):
             await jobs.record_finished(conn, finished)
             touched = {e.job_id for e in data} | {e.job_id for e in finished}
             await jobs.promote_checkpoints(conn, touched)
-            for done in await jobs.complete_jobs(conn, touched):
+            completed = await jobs.complete_jobs(conn, touched)
+            # A committed facade job may have added or retracted commits: its aggregates follow.
+            written.update(await activity.refresh(
+                conn, [d.repo_id for d in completed if d.phase == subjects.PHASE_FACADE]))
+            for done in completed:
                 progress.append(v1.JobCommitted(repo_id=done.repo_id, phase=done.phase, job_id=done.job_id,
                                                 ok=done.ok, error=done.error, error_kind=done.error_kind,
                                                 requests=done.requests))
@@ -201,7 +231,7 @@ class Processor(Service):
             if isinstance(part, v1.CommitsRetracted):
                 written["commits_retracted"] += await gitstate.retract_commits(conn, part)
             else:
-                written.update(await apply_rows(conn, self.sql, build_rows(part, platforms)))  # type: ignore[arg-type]
+                written.update(await apply_rows(conn, self.sql, build_rows(part, platforms, self.affiliations)))  # type: ignore[arg-type]
         if clones := [e for e in todo if isinstance(e, v1.CloneObserved)]:
             written["repo_clones"] += await gitstate.record_clones(conn, clones)
         return written

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from shared.affiliations import Matcher
 from shared.events import v1
 from shared.ids import contributor_id
 from shared.text import clean
@@ -45,10 +46,12 @@ class ContributorIndex:
             self._users[cid] = (platform, user)
         return cid
 
-    def columns(self) -> Columns:
+    def columns(self, affiliations: Matcher | None = None) -> Columns:
         cols = Columns(("cntrb_id", "platform", "platform_user_id", "login", "node_id", "kind", "name",
-                        "email", "avatar_url", "html_url", "created_at"))
+                        "email", "avatar_url", "html_url", "created_at", "affiliation"))
         for cid, (platform, u) in self._users.items():
+            email = clean(u.email)
             cols.add(cid, platform, u.platform_id, clean(u.login), u.node_id or None, u.kind, clean(u.name),
-                     clean(u.email), u.avatar_url or None, u.html_url or None, u.created_at)
+                     email, u.avatar_url or None, u.html_url or None, u.created_at,
+                     affiliations.current(email) if affiliations is not None and email else None)
         return cols

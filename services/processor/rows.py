@@ -15,18 +15,16 @@ from datetime import datetime
 
 from services.processor.children import build_children, see_singles
 from services.processor.columns import Columns, ContributorIndex
+from services.processor.commits import COMMIT_COLUMNS, FILE_COLUMNS, CommitRows, build_commit_rows
+from shared.affiliations import Matcher
 from shared.events import v1
 from shared.text import clean
+
+__all__ = ["COMMIT_COLUMNS", "FILE_COLUMNS", "BatchRows", "Columns", "build_rows"]
 
 
 def _newer(candidate: datetime | None, current: datetime | None) -> bool:
     return current is None or (candidate is not None and candidate >= current)
-
-
-def _tz_minutes(moment: datetime | None) -> int | None:
-    if moment is None or moment.utcoffset() is None:
-        return None
-    return int(moment.utcoffset().total_seconds() // 60)  # type: ignore[union-attr]
 
 
 def _labels(labels: list[v1.Label]) -> list[v1.Label]:
@@ -48,8 +46,7 @@ class BatchRows:
     pull_assignees: dict[tuple[int, int], list[uuid.UUID]]
     pull_reviewers: dict[tuple[int, int], list[uuid.UUID]]
     messages: Columns
-    commits: Columns
-    commit_files: Columns
+    git: CommitRows = field(default_factory=CommitRows)  # commits, their files, parents and messages
     children: dict[str, Columns] = field(default_factory=dict)  # table -> rows (see children.SPECS)
     singles: list[v1.JobEvent] = field(default_factory=list)  # PR details, repo info, org members
     people: ContributorIndex = field(default_factory=ContributorIndex)
@@ -58,11 +55,19 @@ class BatchRows:
     @property
     def row_count(self) -> int:
         return (len(self.contributors) + len(self.repos) + len(self.issues) + len(self.pulls)
-                + len(self.messages) + len(self.commits) + len(self.commit_files)
+                + len(self.messages) + len(self.git)
                 + sum(map(len, self.children.values()))
                 + sum(map(len, self.issue_labels.values())) + sum(map(len, self.issue_assignees.values()))
                 + sum(map(len, self.pull_labels.values())) + sum(map(len, self.pull_assignees.values()))
                 + sum(map(len, self.pull_reviewers.values())))
+
+    @property
+    def commits(self) -> Columns:
+        return self.git.commits
+
+    @property
+    def commit_files(self) -> Columns:
+        return self.git.files
 
 
 ISSUE_COLUMNS = ("repo_id", "platform_issue_id", "number", "node_id", "title", "body", "state", "state_reason",
@@ -74,17 +79,15 @@ PULL_COLUMNS = ("repo_id", "platform_pr_id", "number", "node_id", "title", "body
                 "base_sha")
 MESSAGE_COLUMNS = ("repo_id", "platform_msg_id", "parent_number", "node_id", "body", "author_id",
                    "author_association", "html_url", "created_at", "updated_at")
-COMMIT_COLUMNS = ("repo_id", "sha", "parents", "author_name", "author_email", "author_date", "author_tz_minutes",
-                  "committer_name", "committer_email", "committer_date", "committer_tz_minutes", "message",
-                  "files_changed", "additions", "deletions")
-FILE_COLUMNS = ("repo_id", "sha", "path", "old_path", "added", "deleted")
 
 
 SINGLES = (v1.PullRequestDetailsObserved, v1.RepoInfoObserved, v1.OrgMembersObserved, v1.AliasesObserved)
 
 
-def build_rows(events: Iterable[v1.DataEvent], platforms: dict[int, str]) -> BatchRows:
-    """Rows for one batch. ``platforms`` maps repo_id to its platform (for contributor ids)."""
+def build_rows(events: Iterable[v1.DataEvent], platforms: dict[int, str],
+               affiliations: Matcher | None = None) -> BatchRows:
+    """Rows for one batch. ``platforms`` maps repo_id to its platform (for contributor ids);
+    ``affiliations`` gives commits and contributors their organisations."""
     events = list(events)
     people = ContributorIndex()
     repos: dict[int, tuple[v1.RepoMeta, uuid.UUID | None]] = {}
@@ -151,27 +154,14 @@ def build_rows(events: Iterable[v1.DataEvent], platforms: dict[int, str]) -> Bat
                          people.see(platforms[rid], c.author), c.author_association, c.html_url or None,
                          c.created_at, c.updated_at)
 
-    commit_cols = Columns(COMMIT_COLUMNS)
-    file_cols = Columns(FILE_COLUMNS)
-    for (rid, sha), cm in commits.items():
-        paths = files[(rid, sha)]
-        count = cm.file_count if cm.file_count is not None else len(paths)
-        added = cm.added_total if cm.added_total is not None else sum(f.added or 0 for f in paths.values())
-        deleted = cm.deleted_total if cm.deleted_total is not None else sum(f.deleted or 0 for f in paths.values())
-        commit_cols.add(rid, sha, cm.parents, clean(cm.author_name), clean(cm.author_email), cm.author_date,
-                        _tz_minutes(cm.author_date), clean(cm.committer_name), clean(cm.committer_email),
-                        cm.committer_date, _tz_minutes(cm.committer_date), clean(cm.message), count, added, deleted)
-        for f in paths.values():
-            file_cols.add(rid, sha, clean(f.path), clean(f.old_path), f.added, f.deleted)
-
     children = build_children(events, platforms, people)
     singles = [e for e in events if isinstance(e, SINGLES)]
     see_singles(singles, platforms, people)
     return BatchRows(
         children=children, singles=singles, people=people, platforms=platforms,
-        contributors=people.columns(),
+        contributors=people.columns(affiliations),
         repos=[(rid, meta, owner) for rid, (meta, owner) in repos.items()],
         issues=issue_cols, issue_labels=issue_labels, issue_assignees=issue_assignees,
         pulls=pull_cols, pull_labels=pull_labels, pull_assignees=pull_assignees, pull_reviewers=pull_reviewers,
-        messages=message_cols, commits=commit_cols, commit_files=file_cols,
+        messages=message_cols, git=build_commit_rows(commits, files, affiliations),
     )

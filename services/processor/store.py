@@ -13,6 +13,7 @@ from collections import Counter
 import asyncpg
 
 from services.processor.children import apply_children, apply_singles, statements
+from services.processor.commits import CommitStatements, apply_commit_rows
 from services.processor.rows import BatchRows, Columns
 
 _TYPES = {
@@ -23,18 +24,13 @@ _TYPES = {
     "milestone": "text", "comments": "int", "updated_at": "timestamptz", "closed_at": "timestamptz",
     "platform_pr_id": "bigint", "draft": "bool", "author_association": "text", "merged_at": "timestamptz",
     "merge_commit_sha": "text", "head_ref": "text", "head_sha": "text", "head_repo": "text", "base_ref": "text",
-    "base_sha": "text", "platform_msg_id": "bigint", "parent_number": "int", "sha": "text", "parents": "text",
-    "author_name": "text", "author_email": "text", "author_date": "timestamptz", "author_tz_minutes": "int",
-    "committer_name": "text", "committer_email": "text", "committer_date": "timestamptz",
-    "committer_tz_minutes": "int", "message": "text", "files_changed": "int", "additions": "int",
-    "deletions": "int", "path": "text", "old_path": "text", "added": "int", "deleted": "int",
+    "base_sha": "text", "platform_msg_id": "bigint", "parent_number": "int", "affiliation": "text",
 }
 
 
 def _upsert_sql(table: str, names: tuple[str, ...], conflict: str, action: str, returning: str = "") -> str:
     params = ", ".join(f"${i}::{_TYPES[n]}[]" for i, n in enumerate(names, 1))
-    select = ", ".join(f"string_to_array({n}, ' ')" if n == "parents" else n for n in names)
-    sql = (f"INSERT INTO {table} ({', '.join(names)}) SELECT {select} FROM unnest({params}) AS t({', '.join(names)})"
+    sql = (f"INSERT INTO {table} ({', '.join(names)}) SELECT * FROM unnest({params}) AS t({', '.join(names)})"
            f" ON CONFLICT ({conflict}) {action}")
     return f"{sql} RETURNING {returning}" if returning else sql
 
@@ -46,12 +42,14 @@ def _update_newer(table: str, names: tuple[str, ...], keys: tuple[str, ...]) -> 
 
 
 CONTRIBUTOR_NAMES = ("cntrb_id", "platform", "platform_user_id", "login", "node_id", "kind", "name", "email",
-                     "avatar_url", "html_url", "created_at")
+                     "avatar_url", "html_url", "created_at", "affiliation")
 _CONTRIBUTOR_ACTION = (
     "DO UPDATE SET login = excluded.login, kind = excluded.kind,"
     " node_id = coalesce(excluded.node_id, data.contributors.node_id),"
     " name = coalesce(excluded.name, data.contributors.name),"
     " email = coalesce(excluded.email, data.contributors.email),"
+    # The organisation follows the address it was derived from.
+    " affiliation = CASE WHEN excluded.email IS NULL THEN data.contributors.affiliation ELSE excluded.affiliation END,"
     " avatar_url = coalesce(excluded.avatar_url, data.contributors.avatar_url),"
     " html_url = coalesce(excluded.html_url, data.contributors.html_url),"
     " created_at = coalesce(excluded.created_at, data.contributors.created_at), updated_at = now()"
@@ -70,12 +68,7 @@ def _names(cols: Columns) -> tuple[str, ...]:
 async def _upsert(conn: asyncpg.Connection, sql: str, cols: Columns) -> list[asyncpg.Record]:
     if not len(cols):
         return []
-    data = cols.data
-    if "parents" in cols.names:
-        index = cols.names.index("parents")
-        data = list(data)
-        data[index] = [" ".join(p) for p in data[index]]  # type: ignore[arg-type]
-    return await conn.fetch(sql, *data)
+    return await conn.fetch(sql, *cols.data)
 
 
 async def _sync_children(conn: asyncpg.Connection, table: str, parent_col: str, parent_ids: list[int],
@@ -127,8 +120,7 @@ class Statements:
                                  "pull_request_id, repo_id, platform_pr_id")
         self.messages = _upsert_sql("data.messages", r.MESSAGE_COLUMNS, "repo_id, platform_msg_id",
                                     _update_newer("data.messages", r.MESSAGE_COLUMNS, ("repo_id", "platform_msg_id")))
-        self.commits = _upsert_sql("data.commits", r.COMMIT_COLUMNS, "repo_id, sha", "DO NOTHING")
-        self.files = _upsert_sql("data.commit_files", r.FILE_COLUMNS, "repo_id, sha, path", "DO NOTHING")
+        self.git = CommitStatements()
         self.children = statements()
 
 
@@ -200,10 +192,7 @@ async def apply_rows(conn: asyncpg.Connection, sql: Statements, rows: BatchRows)
 
     await _upsert(conn, sql.messages, rows.messages)
     written["messages"] += len(rows.messages)
-    await _upsert(conn, sql.commits, rows.commits)
-    written["commits"] += len(rows.commits)
-    await _upsert(conn, sql.files, rows.commit_files)
-    written["commit_files"] += len(rows.commit_files)
+    written.update(await apply_commit_rows(conn, sql.git, rows.git))
     written.update(await apply_children(conn, rows.children, sql.children))
     written.update(await apply_singles(conn, rows.singles, rows.platforms, rows.people))
     return written

@@ -25,7 +25,7 @@ GITHUB_URL = f"https://github.com/{SAMPLE_REPO}"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _TABLES = ("repos", "contributors", "issues", "issue_labels", "issue_assignees", "pull_requests",
            "pull_request_labels", "pull_request_assignees", "pull_request_reviewers", "messages", "commits",
-           "commit_files")
+           "commit_files", "commit_parents", "commit_messages", "repo_activity", "repo_group_activity")
 
 
 def cleaned(text: str | None) -> str | None:
@@ -295,11 +295,17 @@ async def check_commits(conn: asyncpg.Connection, repo_id: int, repo: Path) -> N
             assert any(r["old_path"] for r in stored[sha]), "renames keep their old path"
     header = git(repo, "log", "-1", "--format=%P%x00%an%x00%ae%x00%aI%x00%B", "HEAD").split("\x00")
     head = commits[shas[0]]
-    assert head["parents"] == header[0].split()
+    parents: dict[str, list[str]] = defaultdict(list)
+    for r in await conn.fetch("SELECT sha, parent_sha FROM data.commit_parents WHERE repo_id = $1"
+                              " ORDER BY sha, position", repo_id):
+        parents[r["sha"]].append(r["parent_sha"])
+    assert parents[shas[0]] == header[0].split()
     assert (head["author_name"], head["author_email"]) == (header[1], header[2])
     assert head["author_date"] == datetime.fromisoformat(header[3])
-    assert head["message"].strip() == header[4].strip()
-    merges = [r for r in commits.values() if len(r["parents"]) == 2]
+    message = await conn.fetchval("SELECT message FROM data.commit_messages WHERE repo_id = $1 AND sha = $2",
+                                  repo_id, shas[0])
+    assert message.strip() == header[4].strip()
+    merges = [commits[sha] for sha, ps in parents.items() if len(ps) == 2]
     assert len(merges) == 1 and merges[0]["files_changed"] == 0  # --diff-merges=off
     assert any(not r["author_name"].isascii() for r in commits.values())
 

@@ -99,12 +99,13 @@ def test_text_is_cleaned() -> None:
                                                       files=[v1.FileChange(path=dirty)])]),
     ], PLATFORMS)
     clean = f"a{R}b{R}c"
-    [issue], [pull], [message], [commit], [file], [person] = (
-        _rows(c) for c in (rows.issues, rows.pulls, rows.messages, rows.commits, rows.commit_files, rows.contributors))
+    [issue], [pull], [message], [commit], [file], [person], [commit_message] = (
+        _rows(c) for c in (rows.issues, rows.pulls, rows.messages, rows.commits, rows.commit_files, rows.contributors,
+                           rows.git.messages))
     assert (issue["title"], issue["body"], person["name"]) == (clean, clean, clean)
     assert (pull["title"], pull["body"], pull["head_ref"]) == (clean, clean, clean)
     assert message["body"] == clean
-    assert (commit["message"], commit["author_name"], file["path"]) == (clean, clean, clean)
+    assert (commit_message["message"], commit["author_name"], file["path"]) == (clean, clean, clean)
     assert issue["milestone"] is None  # None stays None
 
 
@@ -144,8 +145,8 @@ def test_row_count_adds_up() -> None:
                                                                           v1.FileChange(path="b")])]),
     ], PLATFORMS)
     # contributors 2, repo 1, issue 1 + label 1 + assignee 1, pull 1 + labels 2 + assignee 1 + reviewers 2,
-    # message 1, commit 1 + files 2
-    assert rows.row_count == 2 + 1 + 3 + 6 + 1 + 3
+    # message 1, commit 1 + files 2 + its message 1 (no parents)
+    assert rows.row_count == 2 + 1 + 3 + 6 + 1 + 4
     assert rows.repos == [(GH, rows.repos[0][1], contributor_id("github", 1))]
 
 
@@ -153,3 +154,45 @@ def test_empty_batch() -> None:
     rows = build_rows([], PLATFORMS)
     assert rows.row_count == 0
     assert all(len(c) == 0 for c in (rows.issues, rows.pulls, rows.messages, rows.commits, rows.contributors))
+
+
+def test_commit_parents_and_messages_are_rows_of_their_own() -> None:
+    merge = v1.Commit(sha="m" * 40, parents=["a" * 40, "b" * 40, "c" * 40], message="Merge\n\nbody", author_date=T1)
+    root = v1.Commit(sha="r" * 40, message="", author_date=T1)
+    rows = build_rows([v1.CommitsObserved(**_job(), items=[merge, root])], PLATFORMS)
+    assert [tuple(r.values()) for r in _rows(rows.git.parents)] == [
+        (GH, "m" * 40, "a" * 40, 1), (GH, "m" * 40, "b" * 40, 2), (GH, "m" * 40, "c" * 40, 3)]
+    assert [tuple(r.values()) for r in _rows(rows.git.messages)] == [(GH, "m" * 40, "Merge\n\nbody"), (GH, "r" * 40, "")]
+    assert all("parents" not in c and "message" not in c for c in rows.commits.names)
+
+
+def test_a_huge_commit_in_several_entries_is_one_commit_with_the_union_of_files() -> None:
+    parts = [v1.Commit(sha="h" * 40, parents=["p" * 40], message="import", file_count=3, added_total=30,
+                       deleted_total=0, files=[v1.FileChange(path=p, added=10, deleted=0) for p in paths])
+             for paths in (("a", "b"), ("c",))]
+    rows = build_rows([v1.CommitsObserved(**_job(seq=0), items=[parts[0]]),
+                       v1.CommitsObserved(**_job(seq=1), items=[parts[1]])], PLATFORMS)
+    [commit] = _rows(rows.commits)
+    assert (commit["files_changed"], commit["additions"]) == (3, 30)
+    assert (len(rows.commit_files), len(rows.git.parents), len(rows.git.messages)) == (3, 1, 1)
+
+
+def test_affiliations_at_write_time() -> None:
+    from shared.affiliations import Matcher, parse_mappings
+
+    match = Matcher(parse_mappings("example.com,Old\nexample.com,New,2024-01-02\nusers.noreply.github.com,\n"
+                                   "github.com,GitHub"))
+    commit = v1.Commit(sha="a" * 40, author_email="Ann@Example.com", author_date=T1,
+                       committer_email="noreply@github.com", committer_date=T2)
+    later = v1.Commit(sha="b" * 40, author_email="ann@mail.example.com", author_date=T2,
+                      committer_email="1+x@users.noreply.github.com", committer_date=T2)
+    people = [v1.User(platform_id=1, login="ann", email="ann@example.com"), v1.User(platform_id=2, login="bob"),
+              v1.User(platform_id=3, login="cy", email="cy@elsewhere.org")]
+    rows = build_rows([v1.CommitsObserved(**_job(), items=[commit, later]),
+                       v1.IssuesObserved(**_job(), items=[_issue(author=people[0], assignees=people[1:])])],
+                      PLATFORMS, match)
+    assert [(r["author_affiliation"], r["committer_affiliation"]) for r in _rows(rows.commits)] == [
+        ("Old", "GitHub"), ("New", None)]
+    assert {r["login"]: r["affiliation"] for r in _rows(rows.contributors)} == {"ann": "New", "bob": None, "cy": None}
+    unmatched = build_rows([v1.CommitsObserved(**_job(), items=[commit])], PLATFORMS)
+    assert [r["author_affiliation"] for r in _rows(unmatched.commits)] == [None]

@@ -152,3 +152,23 @@ def test_data_dir_override_keeps_explicit_clones_dir(tmp_path: Path) -> None:
 def test_explicit_clones_override_wins(tmp_path: Path) -> None:
     s = load_settings({}, data_dir=tmp_path, clones_dir=tmp_path / "c")
     assert s.clones_dir == tmp_path / "c"
+
+
+def test_affiliations_file_is_read_and_checked_at_start(tmp_path: Path) -> None:
+    from datetime import date
+
+    from shared.affiliations import USER, Mapping
+
+    assert load_settings({}).affiliations == ()
+    path = tmp_path / "affiliations.csv"
+    path.write_text("domain,organization,since\n# ours\nexample.com,Example Labs,2021-04-01\ngmail.com,\n")
+    s = load_settings({"WATERSHED_AFFILIATIONS_FILE": str(path)})
+    assert s.affiliations == (Mapping("example.com", date(2021, 4, 1), "Example Labs", USER),
+                              Mapping("gmail.com", None, None, USER))
+    path.write_text("example.com,Example Labs\n\nann@example.org,Ann's\n")
+    with pytest.raises(SettingsError) as info:
+        load_settings({"WATERSHED_AFFILIATIONS_FILE": str(path)})
+    assert str(info.value) == (f"WATERSHED_AFFILIATIONS_FILE ({path}) line 3: 'ann@example.org' is an email"
+                               " address; give its domain")
+    with pytest.raises(SettingsError, match="WATERSHED_AFFILIATIONS_FILE: cannot read"):
+        load_settings({"WATERSHED_AFFILIATIONS_FILE": str(tmp_path / "missing.csv")})
