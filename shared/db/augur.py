@@ -1,4 +1,4 @@
-"""The Augur-compatible layer (schema ``augur_data``, migration 0010): refreshing its
+"""The Augur-compatible layer (schema ``augur_data``, migration 0012): refreshing its
 materialized views.
 
 The explorer_* views are created empty. The processor, as the only writer, fills and then

@@ -324,7 +324,7 @@ def expected_actions(data: RepoData, history: list[tuple[str, str, datetime]]) -
     for c in data.comments:
         number = int(c["issue_url"].rsplit("/", 1)[1])
         add("issue_comment" if number in plain else "pull_request_comment", c["user"], c["created_at"])
-    for n, reviews in data.reviews.items():
+    for reviews in data.reviews.values():
         for r in reviews:
             add(f"pull_request_review_{r['state'].upper()}", r["user"], r.get("submitted_at"))
     for e in data.issue_events:

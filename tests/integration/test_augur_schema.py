@@ -44,7 +44,7 @@ async def test_every_augur_relation_has_augurs_columns_in_order_with_augurs_type
             want = [(name, expected_type(name, typ)) for name, typ in augur_columns]
             if ours != want:
                 mismatches[relation] = [(i, o, w) for i, (o, w) in
-                                        enumerate(zip(ours + [None] * len(want), want + [None] * len(ours)))
+                                        enumerate(zip(ours + [None] * len(want), want + [None] * len(ours), strict=False))
                                         if o != w][:5]
         assert not mismatches, json.dumps(mismatches, indent=1, default=str)
 
@@ -75,7 +75,7 @@ async def test_explorer_views_refresh_concurrently_and_the_migration_runs_twice(
             await conn.execute("SELECT augur_data.refresh_explorer_views()")
         await conn.execute("RESET ROLE")
 
-        [(_, name, sql)] = [m for m in migration_files() if m[1] == "0010_augur_compat.sql"]
+        [(_, name, sql)] = [m for m in migration_files() if m[1] == "0012_augur_compat.sql"]
         async with conn.transaction():
             await conn.execute(sql)
         assert await columns(conn, "commits") == [(n, expected_type(n, t)) for n, t in AUGUR["commits"]]

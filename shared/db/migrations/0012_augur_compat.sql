@@ -142,7 +142,7 @@ SELECT c.cntrb_id,
        c.login::varchar                                         AS cntrb_login,
        c.email::varchar                                         AS cntrb_email,
        c.name::varchar                                          AS cntrb_full_name,
-       NULL::varchar                                            AS cntrb_company,
+       c.affiliation::varchar                                   AS cntrb_company,
        (c.created_at AT TIME ZONE 'UTC')::timestamp(0)          AS cntrb_created_at,
        c.kind::varchar                                          AS cntrb_type,
        0::smallint                                              AS cntrb_fake,
@@ -188,11 +188,13 @@ FROM data.contributors c
 LEFT JOIN LATERAL (SELECT c.* WHERE c.platform LIKE 'github%') gh ON true
 LEFT JOIN LATERAL (SELECT c.* WHERE c.platform LIKE 'gitlab%') gl ON true;
 
--- An account's known emails: its public email, and the emails of the commits attributed to it
--- in its pull requests. Augur keeps one account per alias email; so do we (the account seen
--- first with it, by id).
+-- An account's known emails: those the resolver found for it (data.contributor_aliases), its
+-- public email, and the emails of the commits attributed to it in its pull requests. Augur
+-- keeps one account per alias email; so do we (the resolver's first, then by id).
 CREATE OR REPLACE VIEW augur_data.contributors_aliases AS
 WITH seen AS (
+    SELECT cntrb_id, email, -1 AS pref FROM data.contributor_aliases WHERE cntrb_id IS NOT NULL
+    UNION ALL
     SELECT cntrb_id, email, 0 AS pref FROM data.contributors WHERE email <> ''
     UNION ALL
     SELECT author_id, author_email, 1 FROM data.pr_commits WHERE author_id IS NOT NULL AND author_email <> ''
@@ -532,22 +534,20 @@ SELECT NULL::bigint AS repo_deps_scorecard_id, NULL::integer AS repo_id, NULL::v
 WHERE false;
 
 -- =======================================================================================
--- BEGIN commits block: written against data.commits / data.commit_files as they are in
--- 0001_schemas.sql. The commit-data branch changes data.commits (message and parents move
--- to data.commit_messages / data.commit_parents; author_affiliation and
--- committer_affiliation are added): when it lands, a later migration replaces
--- the commits view (CREATE OR REPLACE VIEW, same columns) with
--- cmt_author_affiliation := c.author_affiliation and cmt_committer_affiliation :=
--- c.committer_affiliation instead of NULL. Nothing here reads message or parents.
+-- BEGIN commits block: over data.commits / data.commit_files as 0007_commit_data leaves
+-- them (message and parents in their own tables, which nothing here reads; affiliations on
+-- the commit).
 -- =======================================================================================
 
--- Who wrote a commit, as far as collected rows tell: the account GitHub attributed the commit
--- to in a pull request, else the account whose public email is the author email. (The
--- resolver's email -> account mapping has no table yet; when it has, it comes first here.)
+-- Who wrote a commit: the account the resolver found for its author email
+-- (data.contributor_aliases), else, before the resolver has run, the account GitHub
+-- attributed the commit to in a pull request, else the account whose public email it is.
 CREATE INDEX IF NOT EXISTS contributors_email ON data.contributors (lower(email)) WHERE email <> '';
 CREATE OR REPLACE FUNCTION augur_data.watershed_commit_author(repo integer, commit_sha text, author_email text)
     RETURNS uuid LANGUAGE sql STABLE PARALLEL SAFE
     RETURN coalesce(
+        (SELECT a.cntrb_id FROM data.contributor_aliases a JOIN data.repos r ON r.repo_id = repo
+         WHERE a.namespace = data.alias_namespace(r.platform, r.host) AND a.email = lower(author_email)),
         (SELECT pc.author_id FROM data.pr_commits pc
          WHERE pc.repo_id = repo AND pc.sha = commit_sha AND pc.author_id IS NOT NULL
          ORDER BY pc.pr_number LIMIT 1),
@@ -566,13 +566,13 @@ SELECT augur_data.watershed_row_id('commit:' || c.repo_id || ':' || c.sha || ':'
        lower(coalesce(c.author_email, ''))::varchar             AS cmt_author_email,
        to_char((c.author_date AT TIME ZONE 'UTC') + make_interval(mins => coalesce(c.author_tz_minutes, 0)),
                'YYYY-MM-DD')::varchar(10)                       AS cmt_author_date,
-       NULL::varchar                                            AS cmt_author_affiliation,
+       c.author_affiliation::varchar                            AS cmt_author_affiliation,
        coalesce(c.committer_name, '')::varchar                  AS cmt_committer_name,
        coalesce(c.committer_email, '')::varchar                 AS cmt_committer_raw_email,
        lower(coalesce(c.committer_email, ''))::varchar          AS cmt_committer_email,
        to_char((c.committer_date AT TIME ZONE 'UTC') + make_interval(mins => coalesce(c.committer_tz_minutes, 0)),
                'YYYY-MM-DD')::varchar                           AS cmt_committer_date,
-       NULL::varchar                                            AS cmt_committer_affiliation,
+       c.committer_affiliation::varchar                         AS cmt_committer_affiliation,
        coalesce(f.added, 0)                                     AS cmt_added,
        coalesce(f.deleted, 0)                                   AS cmt_removed,
        0                                                        AS cmt_whitespace,
