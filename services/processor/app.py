@@ -21,7 +21,7 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.js import api as js_api
 
-from services.processor import jobs
+from services.processor import control, jobs
 from services.processor.rows import build_rows
 from services.processor.store import Statements, apply_rows
 from shared.db import Role, connect_pool
@@ -163,7 +163,7 @@ class Processor(Service):
         assert self.pool is not None
         progress: list[v1.JobCommitted | v1.RepoAdded] = []
         async with self.pool.acquire() as conn, conn.transaction():
-            added = await jobs.register_repos(conn, [e for e in events if isinstance(e, v1.RepoRegistered)])
+            added = await control.apply_requests(conn, [e for e in events if isinstance(e, control.REQUEST_TYPES)])
             progress.extend(added)
             await jobs.record_dispatches(conn, [e for e in events if isinstance(e, v1.JobDispatched)])
             fresh = await jobs.claim_messages(conn, data)

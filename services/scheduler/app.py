@@ -33,6 +33,7 @@ SELECT r.repo_id, r.url, r.platform, r.host, r.owner, r.name, r.registered_at,
 FROM data.repos r
 LEFT JOIN ops.collection_status s ON s.repo_id = r.repo_id
 WHERE r.state = 'active'
+ORDER BY r.priority DESC, r.repo_id
 """
 
 
