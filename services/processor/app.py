@@ -63,6 +63,7 @@ class Decoded(msgspec.Struct):
 
 class Processor(Service):
     name = "processor"
+    watched_consumers = ((subjects.STAGING, subjects.PROCESSOR_CONSUMER),)
 
     def __init__(self, settings: Settings, metrics: Metrics) -> None:
         super().__init__(settings, metrics)
@@ -209,6 +210,7 @@ class Processor(Service):
     async def _dead_letter(self, msg: Msg, error: str) -> None:
         self.log.error("message.dead_lettered", subject=msg.subject, error=error[:300])
         self.metrics.messages_applied.labels(service=self.name, outcome="dead_lettered").inc()
+        self.metrics.dead_lettered.labels(service=self.name).inc()
         headers = {"Nats-Msg-Id": f"dlq:{msg.headers.get('Nats-Msg-Id', '') if msg.headers else ''}",
                    "Watershed-Error": error[:1000].replace("\n", " ")}
         await self.js.publish(subjects.deadletter_subject(msg.subject), msg.data, headers=headers)
