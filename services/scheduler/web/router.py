@@ -146,22 +146,23 @@ def _decode_params(kind: str, values: dict[str, str], struct: type[msgspec.Struc
         raise HttpError(400 if kind == "query" else 404, f"Invalid {kind} parameter", str(exc)) from None
 
 
-def _check_text(value: Any, where: str = "$") -> None:
-    """Postgres takes neither NUL characters nor lone surrogates; refuse them here, as input errors."""
+def _check_text(value: Any, where: str = "$", status: int = 422) -> None:
+    """Postgres takes neither NUL characters nor lone surrogates; refuse them here, as input errors
+    (a bad query is a 400, a bad path names nothing: 404, a bad body a 422)."""
     if isinstance(value, str):
         if "\x00" in value:
-            raise HttpError(422, "Invalid input", f"{where} contains a NUL character")
+            raise HttpError(status, "Invalid input", f"{where} contains a NUL character")
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise HttpError(422, "Invalid input", f"{where} is not valid Unicode") from None
+            raise HttpError(status, "Invalid input", f"{where} is not valid Unicode") from None
     elif isinstance(value, dict):
         for key, item in value.items():
-            _check_text(key, where)
-            _check_text(item, f"{where}.{key}")
+            _check_text(key, where, status)
+            _check_text(item, f"{where}.{key}", status)
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            _check_text(item, f"{where}[{index}]")
+            _check_text(item, f"{where}[{index}]", status)
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -235,7 +236,7 @@ class Router:
             return refusal
         request = Request(method=method, path=path, headers=headers)
         if route.path_params is not None:
-            _check_text(params)
+            _check_text(params, "path", 404)
             request.path_params = _decode_params("path", params, route.path_params)
         if route.query is not None:
             query = _parse_query(scope.get("query_string", b""))
@@ -289,6 +290,6 @@ def _parse_query(raw: bytes) -> dict[str, str]:
     except (UnicodeDecodeError, ValueError) as exc:
         raise HttpError(400, "Malformed query string", str(exc)[:200]) from None
     values = dict(pairs)
-    _check_text(values, "query")
+    _check_text(values, "query", 400)
     # An empty value means "not given": `?state=` from a form is no filter, not an invalid state.
     return {k: v for k, v in values.items() if v != ""}
