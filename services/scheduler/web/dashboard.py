@@ -100,7 +100,7 @@ def repos_page(result: s.RepoPage, query: s.RepoQuery) -> Response:
 
 def repo_page(detail: s.RepoDetail, recent: dict[str, list[dict[str, object]]]) -> Response:
     repo = detail.repo
-    facts = table(["", ""], [["URL", el("a", repo.url, href=detail.html_url or repo.url, rel="noreferrer")],
+    facts = table(None, [["URL", el("a", repo.url, href=detail.html_url or repo.url, rel="noreferrer")],
                              ["platform", f"{repo.platform} ({repo.host})"], ["group", repo.group],
                              ["state", _state(repo.state)], ["state reason", detail.state_reason or "—"],
                              ["priority", repo.priority], ["registered", when(repo.registered_at)],

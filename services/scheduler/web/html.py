@@ -66,11 +66,13 @@ def when(moment: datetime | None) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def table(headers: list[str], rows: Iterable[list[Child]], *, empty: str = "nothing", **attrs: str) -> Markup:
+def table(headers: list[str] | None, rows: Iterable[list[Child]], *, empty: str = "nothing", **attrs: str) -> Markup:
+    """A table of cells (no header row when ``headers`` is None), or ``empty`` when there are no rows."""
     body = [el("tr", *(el("td", cell) for cell in row)) for row in rows]
     if not body:
         return el("p", empty, class_="empty")
-    return el("table", el("thead", el("tr", *(el("th", h) for h in headers))), el("tbody", body), **attrs)
+    head = el("thead", el("tr", *(el("th", h) for h in headers))) if headers else None
+    return el("table", head, el("tbody", body), **attrs)
 
 
 STYLE = """
