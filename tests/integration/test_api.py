@@ -11,12 +11,9 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.integration.apistack import (  # noqa: F401 - fixtures
+from tests.integration.apistack import (
     API_TOKEN,
     Collected,
-    api_pipeline,
-    api_repo,
-    api_settings,
 )
 from tests.integration.conftest import PIPELINE_TOKEN
 from watershed.report import repo_report

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.integration.apistack import (  # noqa: F401 - fixtures
+from tests.integration.apistack import (
     API_TOKEN,
     Collected,
-    api_pipeline,
-    api_repo,
-    api_settings,
 )
 from watershed.pipeline import Pipeline
 
@@ -29,7 +27,23 @@ EXAMPLES_PER_OPERATION = 40
 
 def fuzz(base_url: str) -> dict[str, Counter[int]]:
     """Runs in a thread (the API answers from the test's event loop); returns the statuses seen
-    per operation."""
+    per generation mode and operation."""
+    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
+    seen: dict[str, Counter[int]] = {}
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
+            statuses = seen.setdefault(f"{mode.value} {operation.label}", Counter())
+            try:
+                _fuzz_operation(base_url, operation, mode, statuses)
+            except hypothesis.errors.Unsatisfiable:
+                if mode is schemathesis.GenerationMode.POSITIVE:
+                    raise
+                # An operation with no parameter and no body has no invalid request to make.
+    return seen
+
+
+def _fuzz_operation(base_url: str, operation: Any, mode: Any, statuses: Counter[int]) -> None:
     from schemathesis.checks import not_a_server_error
     from schemathesis.specs.openapi.checks import (
         content_type_conformance,
@@ -38,29 +52,18 @@ def fuzz(base_url: str) -> dict[str, Counter[int]]:
     )
 
     checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     headers = {"Authorization": f"Bearer {API_TOKEN}"}
-    seen: dict[str, Counter[int]] = {}
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
 
-            @hypothesis.settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
-                                 derandomize=True, suppress_health_check=list(hypothesis.HealthCheck),
-                                 phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate])
-            @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
-            def check(case: schemathesis.Case) -> None:
-                response = case.call(base_url=base_url, headers=headers, timeout=60)
-                seen.setdefault(f"{mode.value} {operation.label}", Counter())[response.status_code] += 1
-                case.validate_response(response, checks=checks)
+    @hypothesis.settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
+                         suppress_health_check=list(hypothesis.HealthCheck),
+                         phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate])
+    @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
+    def check(case: Any) -> None:
+        response = case.call(base_url=base_url, headers=headers, timeout=60)
+        statuses[response.status_code] += 1
+        case.validate_response(response, checks=checks)
 
-            try:
-                check()
-            except hypothesis.errors.Unsatisfiable:
-                if mode is schemathesis.GenerationMode.POSITIVE:
-                    raise
-                # An operation with no parameter and no body has no invalid request to make.
-    return seen
+    check()
 
 
 async def test_no_request_makes_the_api_fail(api_pipeline: Pipeline, api_repo: Collected) -> None:

@@ -9,14 +9,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.integration.apistack import (  # noqa: F401 - fixtures
+from tests.integration.apistack import (
     HOSTILE_TITLE,
     Collected,
-    api_pipeline,
-    api_repo,
-    api_settings,
 )
-from tests.integration.browser import LAUNCH_ARGS, chromium_path  # noqa: F401 - fixture
+from tests.integration.browser import LAUNCH_ARGS
 from watershed.report import repo_report
 
 pytestmark = pytest.mark.integration
