@@ -98,6 +98,15 @@ async def test_mutations_are_recorded_by_the_processor(api_repo: Collected) -> N
 
             assert (await http.delete(f"/api/v1/repos/{rid}")).status_code == 202
             await eventually(lambda: _eq(repo("state"), "removed"))
+
+            async def recollected_jobs_ended() -> bool:
+                rows = await conn.fetch("SELECT state FROM ops.collection_status WHERE job_id = ANY($1::text[])",
+                                        list(jobs.values()))
+                return len(rows) == 2 and all(r["state"] in ("done", "error") for r in rows)
+
+            # The jobs dispatched before the removal finish after it: the repository stays removed.
+            await eventually(recollected_jobs_ended, timeout=60)
+            assert await repo("state") == "removed"
             listed = (await http.get("/api/v1/repos", params={"state": "removed"})).json()
             assert [r["repo_id"] for r in listed["items"]] == [rid]
             assert (await http.post(f"/api/v1/repos/{rid}/recollect")).status_code == 409

@@ -239,7 +239,9 @@ class Router:
             _check_text(params, "path", 404)
             request.path_params = _decode_params("path", params, route.path_params)
         if route.query is not None:
-            query = _parse_query(scope.get("query_string", b""))
+            # Unknown parameters (a cache buster, a tracking tag) are ignored, as browsers expect.
+            query = {k: v for k, v in _parse_query(scope.get("query_string", b"")).items()
+                     if k in route.query.__struct_fields__}
             request.query = _decode_params("query", query, route.query)
         if route.body is not None:
             request.body = await self._body(route, receive, headers)
