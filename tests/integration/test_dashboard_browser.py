@@ -53,6 +53,7 @@ async def test_dashboard_shows_the_database_and_escapes_forge_text(api_repo: Col
             assert _number(await page.text_content("[data-testid=repos]")) == repos
             assert _number(await page.text_content("[data-testid=done-hour]")) == done_hour == 2
             assert _number(await page.text_content("[data-testid=failing]")) == 0
+            await page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
 
             await page.click("header >> text=Repositories")
             await page.click(f"text={api_repo.url}")
