@@ -1,4 +1,5 @@
-"""The HTTP face of a process: ``/metrics``, ``/healthz``, ``/readyz`` and any extra routes.
+"""The HTTP face of a process: ``/metrics``, ``/healthz``, ``/readyz``, any extra routes, and
+the pages of a service that has some (``asgi``).
 
 A tiny ASGI app served by uvicorn; with ``watershed up`` one server answers for
 all six services (healthy only when all are).
@@ -21,6 +22,7 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Handler = Callable[[Scope], Awaitable[tuple[int, str, bytes]]]
+AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class Probe(Protocol):
@@ -45,6 +47,9 @@ class HttpApp:
         self.services = list(services)
         self.metrics = metrics
         self.routes: dict[str, Handler] = dict(routes or {})
+        # A service with pages of its own (the scheduler: REST API and dashboard) answers every
+        # other path; one server carries them next to the probes.
+        self.mounts: list[AsgiApp] = [app for s in services if (app := getattr(s, "asgi", None)) is not None]
 
     def _probe(self, check: str) -> tuple[int, str, bytes]:
         states = {s.name: bool(getattr(s, check)()) for s in self.services}
@@ -69,6 +74,8 @@ class HttpApp:
             await _respond(send, *self._probe("ready"))
         elif path in self.routes:
             await _respond(send, *(await self.routes[path](scope)))
+        elif self.mounts:
+            await self.mounts[0](scope, receive, send)
         else:
             await _respond(send, 404, "application/json", b'{"error": "not found"}')
 

@@ -120,6 +120,15 @@ class Env:
             values.extend(text.replace(",", "\n").splitlines())
         return tuple(Secret(v.strip()) for v in values if v.strip())
 
+    def origins(self, name: str) -> tuple[str, ...]:
+        """Comma-separated web origins (``scheme://host[:port]``), exactly as browsers send them."""
+        values = [v.strip().rstrip("/") for v in (self.raw(name) or "").split(",") if v.strip()]
+        for value in values:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query:
+                raise SettingsError(f"{PREFIX}{name}: {value!r} is not an origin like https://dashboard.example.org")
+        return tuple(values)
+
     def github_enterprise(self, github_api_url: str) -> tuple[GitHubHost, ...]:
         """The ``GITHUB_ENTERPRISE_*`` variables (syntax in :mod:`shared.githubhosts`)."""
         try:
@@ -178,6 +187,14 @@ class Settings:
     resolver_max_lookups: int = 500
     resolver_retry_days: float = 30.0
     affiliations: tuple[Affiliation, ...] = ()  # the user's; the processor merges them with the shipped list
+    # The scheduler's REST API: bearer tokens that may change things (none: read-only API),
+    # and the browser origins allowed to call it (none: no CORS headers at all).
+    api_tokens: tuple[Secret, ...] = ()
+    api_cors_origins: tuple[str, ...] = ()
+    # How often the collector publishes its token pools' quota, and services poll JetStream
+    # for their consumers' lag (the metrics and the API read both).
+    quota_publish_interval_s: float = 15.0
+    metrics_poll_interval_s: float = 15.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -197,10 +214,22 @@ class Settings:
     @property
     def secrets(self) -> tuple[Secret, ...]:
         """Every configured credential, for the log redaction."""
-        return (*self.github_tokens, *(t for e in self.github_enterprise for t in e.tokens))
+        return (*self.github_tokens, *(t for e in self.github_enterprise for t in e.tokens), *self.api_tokens)
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+# A bearer token short enough to guess is no lock; and redaction skips very short strings.
+MIN_API_TOKEN_LENGTH = 16
+
+
+def _api_tokens(tokens: tuple[Secret, ...]) -> tuple[Secret, ...]:
+    for position, token in enumerate(tokens, 1):
+        if len(token) < MIN_API_TOKEN_LENGTH:
+            raise SettingsError(f"{PREFIX}API_TOKENS: token #{position} has {len(token)} characters;"
+                                f" use at least {MIN_API_TOKEN_LENGTH} (e.g. `openssl rand -hex 32`)")
+    return tokens
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -233,6 +262,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         resolver_max_lookups=env.integer("RESOLVER_MAX_LOOKUPS", 500, minimum=0, maximum=100_000),
         resolver_retry_days=env.number("RESOLVER_RETRY_DAYS", 30.0, minimum=0.0),
         affiliations=env.affiliations(),
+        api_tokens=_api_tokens(env.secrets("API_TOKENS")),
+        api_cors_origins=env.origins("API_CORS_ORIGINS"),
+        quota_publish_interval_s=env.number("QUOTA_PUBLISH_INTERVAL", 15.0, minimum=1.0),
+        metrics_poll_interval_s=env.number("METRICS_POLL_INTERVAL", 15.0, minimum=1.0),
     )
     if overrides:
         if "data_dir" in overrides and "clones_dir" not in overrides and env.raw("CLONES_DIR") is None:

@@ -96,6 +96,7 @@ class JobWorker(Service):
 
     def setup(self) -> None:
         settings = self.settings
+        self.watched_consumers = ((subjects.COMMANDS, subjects.job_consumer(self.phase)),)
         self._redactor = RedactingFilter(t.reveal() for t in settings.secrets)
         self.broker.subscriber(
             subjects.command_filter(self.phase),
@@ -167,6 +168,7 @@ class JobWorker(Service):
             return
         if action is Action.DEADLETTER or (action is Action.RETRY and last):
             log.error("job.dead_lettered", kind=kind.value, error=ctx.describe(exc, 300))
+            self.metrics.dead_lettered.labels(service=self.name).inc()
             await self.js.publish(
                 subjects.deadletter_subject(msg.raw_message.subject), msg.raw_message.data,
                 headers={MSG_ID_HEADER: f"dlq:{job.job_id}", "Watershed-Error": f"{kind.value}: {ctx.describe(exc, 900)}"},

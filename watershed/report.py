@@ -54,6 +54,9 @@ class PhaseReport(msgspec.Struct, kw_only=True):
     next_due: datetime | None = None
     last_error: str | None = None
     error_kind: str | None = None
+    attempt: int | None = None  # the delivery of the job that ran (or runs) last
+    dispatched_at: datetime | None = None
+    started_at: datetime | None = None
 
     @property
     def failed(self) -> bool:
@@ -116,7 +119,8 @@ async def repo_report(conn: asyncpg.Connection, repo_id: int) -> RepoReport:
     spent = {"rest": 0, "graphql": 0, "not_modified": 0, "charged": 0}
     for row in await conn.fetch(
         "SELECT phase, state, job_id, requests, started_at, finished_at, last_success_at, next_due, last_error,"
-        " error_kind, requests_graphql, not_modified, charged FROM ops.collection_status WHERE repo_id = $1"
+        " error_kind, requests_graphql, not_modified, charged, attempt, dispatched_at"
+        " FROM ops.collection_status WHERE repo_id = $1"
         " ORDER BY phase", repo_id,
     ):
         spent["rest"] += (row["requests"] or 0) - row["requests_graphql"]
@@ -131,6 +135,7 @@ async def repo_report(conn: asyncpg.Connection, repo_id: int) -> RepoReport:
             duration_s=duration, last_collected=row["last_success_at"], next_due=row["next_due"],
             last_error=row["last_error"] if row["state"] in ("error", RETRYING) else None,
             error_kind=row["error_kind"] if row["state"] in ("error", RETRYING) else None,
+            attempt=row["attempt"], dispatched_at=row["dispatched_at"], started_at=row["started_at"],
         ))
     counts = await conn.fetchrow(_COUNTS, repo_id)
     return RepoReport(url=repo["url"], repo_id=repo_id, state=repo["state"], phases=phases,

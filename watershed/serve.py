@@ -23,7 +23,8 @@ async def serve(settings: Settings, http_port: int | None, console: Console) -> 
     try:
         console.print(f"PostgreSQL: {pipeline.servers.database_url}")
         console.print(f"NATS:       {pipeline.servers.nats_url}")
-        console.print(f"HTTP:       {pipeline.http_url}  (/metrics, /healthz, /readyz)")
+        console.print(f"HTTP:       {pipeline.http_url}  (dashboard /, REST API /api/v1, /openapi.json,"
+                      " /metrics, /healthz, /readyz)")
         console.print(f"data dir:   {settings.data_dir}")
         console.print("running; Ctrl-C or SIGTERM stops gracefully")
         await stop.wait()

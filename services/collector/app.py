@@ -4,6 +4,10 @@ read-only database pool (for the stream cursors the processor stored)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from datetime import datetime, timezone
+
 import asyncpg
 
 from services.collector.cursors import read_cursors
@@ -15,6 +19,7 @@ from shared.forge.github import GitHubClient
 from shared.forge.github.servers import GitHubServers
 from shared.metrics import Metrics
 from shared.settings import Settings
+from shared.tokenpools import instance_name, open_bucket, pool_state, publish
 from shared.worker import JobContext, JobWorker
 
 
@@ -29,6 +34,33 @@ class Collector(JobWorker):
         self.db: asyncpg.Pool | None = None
         if self.settings.database_url:
             self.db = await connect_pool(self.settings.database_url, role=Role.READER, min_size=1, max_size=4)
+        self._quota_task = asyncio.create_task(self._publish_quota(), name="collector-quota")
+
+    async def on_stopping(self) -> None:
+        self._quota_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._quota_task
+
+    async def _publish_quota(self) -> None:
+        """The pools' quota, by masked label, for the API (a key-value bucket) and the metrics."""
+        instance = instance_name()
+        kv = None
+        while True:
+            try:
+                kv = kv or await open_bucket(self.js, self.settings.quota_publish_interval_s)
+                now = datetime.now(timezone.utc)
+                for server in self.github.servers.values():
+                    state = pool_state(server.pool.server, instance, server.pool, now)
+                    await publish(kv, state)
+                    for b in state.budgets:
+                        labels = {"service": self.name, "server": state.server, "token": b.token, "bucket": b.bucket}
+                        if b.remaining is not None:
+                            self.metrics.quota_remaining.labels(**labels).set(b.remaining)
+                        if b.reset_at is not None:
+                            self.metrics.quota_reset.labels(**labels).set(b.reset_at.timestamp())
+            except Exception as exc:  # noqa: BLE001 - the next report replaces a missed one
+                self.log.warning("quota.publish_failed", error=type(exc).__name__)
+            await asyncio.sleep(self.settings.quota_publish_interval_s)
 
     async def on_stop(self) -> None:
         await self.github.aclose()

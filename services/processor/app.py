@@ -21,7 +21,7 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.js import api as js_api
 
-from services.processor import activity, affiliations, gitstate, jobs
+from services.processor import activity, affiliations, control, gitstate, jobs
 from services.processor.rows import build_rows
 from services.processor.store import Statements, apply_rows
 from shared.affiliations import Matcher, default_mappings, merge
@@ -64,6 +64,7 @@ class Decoded(msgspec.Struct):
 
 class Processor(Service):
     name = "processor"
+    watched_consumers = ((subjects.STAGING, subjects.PROCESSOR_CONSUMER),)
 
     def __init__(self, settings: Settings, metrics: Metrics) -> None:
         super().__init__(settings, metrics)
@@ -189,7 +190,7 @@ class Processor(Service):
         assert self.pool is not None
         progress: list[v1.JobCommitted | v1.RepoAdded] = []
         async with self.pool.acquire() as conn, conn.transaction():
-            added = await jobs.register_repos(conn, [e for e in events if isinstance(e, v1.RepoRegistered)])
+            added = await control.apply_requests(conn, [e for e in events if isinstance(e, control.REQUEST_TYPES)])
             progress.extend(added)
             await jobs.record_dispatches(conn, [e for e in events if isinstance(e, v1.JobDispatched)])
             fresh = await jobs.claim_messages(conn, data)
@@ -252,6 +253,7 @@ class Processor(Service):
     async def _dead_letter(self, msg: Msg, error: str) -> None:
         self.log.error("message.dead_lettered", subject=msg.subject, error=error[:300])
         self.metrics.messages_applied.labels(service=self.name, outcome="dead_lettered").inc()
+        self.metrics.dead_lettered.labels(service=self.name).inc()
         headers = {"Nats-Msg-Id": f"dlq:{msg.headers.get('Nats-Msg-Id', '') if msg.headers else ''}",
                    "Watershed-Error": error[:1000].replace("\n", " ")}
         await self.js.publish(subjects.deadletter_subject(msg.subject), msg.data, headers=headers)

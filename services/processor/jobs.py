@@ -47,15 +47,21 @@ async def claim_messages(conn: asyncpg.Connection, events: Sequence[v1.JobEvent]
 async def register_repos(conn: asyncpg.Connection, events: Iterable[v1.RepoRegistered]) -> list[v1.RepoAdded]:
     added = []
     for e in events:
-        group_id = await conn.fetchval(
-            "INSERT INTO data.repo_groups (name) VALUES ($1) ON CONFLICT (name) DO UPDATE SET name = excluded.name"
-            " RETURNING repo_group_id",
+        # Registering into a removed group, or a removed repository again, brings it back.
+        group = await conn.fetchrow(
+            "INSERT INTO data.repo_groups (name) VALUES ($1) ON CONFLICT (name) DO UPDATE SET removed_at = NULL"
+            " RETURNING repo_group_id, priority",
             e.group,
         )
+        await conn.execute(
+            "UPDATE data.repos SET state = 'active', state_reason = NULL, repo_group_id = $2, priority = $3"
+            " WHERE url = $1 AND state = 'removed'",
+            e.url, group["repo_group_id"], group["priority"],
+        )
         row = await conn.fetchrow(
-            "INSERT INTO data.repos (url, platform, host, owner, name, repo_group_id)"
-            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (url) DO NOTHING RETURNING repo_id",
-            e.url, e.platform, e.host, e.owner, e.name, group_id,
+            "INSERT INTO data.repos (url, platform, host, owner, name, repo_group_id, priority)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (url) DO NOTHING RETURNING repo_id",
+            e.url, e.platform, e.host, e.owner, e.name, group["repo_group_id"], group["priority"],
         )
         if row is not None:
             added.append(v1.RepoAdded(repo_id=row["repo_id"], url=e.url, created=True))
@@ -207,15 +213,17 @@ async def complete_jobs(conn: asyncpg.Connection, jobs: Iterable[str]) -> list[C
                 "DELETE FROM ops.checkpoints k USING ops.pending_cursors p"
                 " WHERE p.job_id = $1 AND p.attempt = $2 AND k.repo_id = p.repo_id AND k.stream = p.stream",
                 r["job_id"], r["attempt"])
-            # A repository that answers again (after a forced collection) is active again.
+            # A repository that answers again (after a forced collection) is active again; one a
+            # person removed stays removed, whatever a job that was already running reports.
             await conn.execute(
-                "UPDATE data.repos SET state = 'active', state_reason = NULL WHERE repo_id = $1 AND state <> 'active'",
+                "UPDATE data.repos SET state = 'active', state_reason = NULL"
+                " WHERE repo_id = $1 AND state NOT IN ('active', 'removed')",
                 r["repo_id"],
             )
         elif r["error_kind"] in (ErrorKind.NOT_FOUND.value, ErrorKind.BLOCKED.value):
             state = "missing" if r["error_kind"] == ErrorKind.NOT_FOUND.value else "blocked"
             await conn.execute(
-                "UPDATE data.repos SET state = $2, state_reason = $3 WHERE repo_id = $1",
+                "UPDATE data.repos SET state = $2, state_reason = $3 WHERE repo_id = $1 AND state <> 'removed'",
                 r["repo_id"], state, r["last_error"],
             )
     if done:

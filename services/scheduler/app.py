@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 import asyncpg
 
 from services.scheduler.policy import after_job, is_due, phases_for
+from services.scheduler.web import ControlPlane, poll_queue_metrics
 from shared.db import Role, connect_pool
 from shared.errors import WatershedError
 from shared.events import subjects, v1
@@ -33,6 +34,7 @@ SELECT r.repo_id, r.url, r.platform, r.host, r.owner, r.name, r.registered_at,
 FROM data.repos r
 LEFT JOIN ops.collection_status s ON s.repo_id = r.repo_id
 WHERE r.state = 'active'
+ORDER BY r.priority DESC, r.repo_id
 """
 
 
@@ -47,6 +49,11 @@ class Scheduler(Service):
         # Progress is only a wake-up call, so a plain subscription (no durable consumer) does.
         self.broker.subscriber(subjects.PROGRESS_FILTER)(self._on_progress)
         self.broker.subscriber(subjects.CONTROL_COLLECT)(self._on_collect)
+        self.asgi = ControlPlane(self, self.metrics, self.name)  # REST API and dashboard (services/scheduler/web)
+
+    async def poll_metrics(self) -> None:
+        await super().poll_metrics()
+        await poll_queue_metrics(self.js, self.metrics, self.name)
 
     async def on_start(self) -> None:
         assert self.settings.database_url

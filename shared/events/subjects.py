@@ -68,6 +68,14 @@ STAGING_SUBJECTS = [f"evt.{source}.>" for source in SOURCES]
 # Core NATS request/reply (not streamed): asking the scheduler to register or collect now.
 CONTROL_COLLECT = "ctl.scheduler.collect"
 
+# Control events about groups (no repository id): evt.control.group.<kind>.
+CONTROL_GROUP_KEY = "group"
+
+# JetStream key-value bucket where each collector process keeps the state of its token pools
+# (masked labels, remaining quota and reset per bucket), one key per API server and process;
+# the REST API and dashboard read it. Entries of a process that stopped reporting expire.
+TOKEN_POOLS_BUCKET = "token_pools"
+
 
 def deadletter_subject(origin: str) -> str:
     return f"dlq.{origin}"

@@ -245,6 +245,46 @@ class PhaseScheduled(Struct, tag="phase_scheduled"):
     next_due: datetime | None = None
 
 
+# ------------------------------------------------------------------ control (people, through the API)
+
+
+class RepoRemoved(Struct, tag="repo_removed"):
+    """Stop collecting a repository. Its rows stay; registering its URL again brings it back."""
+
+    repo_id: int
+    requested_at: datetime
+
+
+class RepoPrioritized(Struct, tag="repo_prioritized"):
+    """A repository's priority: of the jobs due in one scheduler pass, higher goes first."""
+
+    repo_id: int
+    priority: int
+    requested_at: datetime
+
+
+class GroupAdded(Struct, tag="group_added"):
+    name: str
+    requested_at: datetime
+
+
+class GroupRemoved(Struct, tag="group_removed"):
+    """Remove a group: every repository in it is removed (see :class:`RepoRemoved`)."""
+
+    group_id: int
+    requested_at: datetime
+
+
+class GroupPrioritized(Struct, tag="group_prioritized"):
+    """The priority of a group and of every repository in it (and of those added to it later)."""
+
+    group_id: int
+    priority: int
+    requested_at: datetime
+
+
+ControlEvent = Union[RepoRemoved, RepoPrioritized, GroupAdded, GroupRemoved, GroupPrioritized]
+
 DataEvent = Union[
     RepoObserved, IssuesObserved, PullRequestsObserved, CommentsObserved, CommitsObserved, ReviewsObserved,
     ReviewCommentsObserved, PrCommitsObserved, PrFilesObserved, PullRequestDetailsObserved, IssueEventsObserved,
@@ -277,6 +317,11 @@ StagedEvent = Union[
     RepoRegistered,
     JobDispatched,
     PhaseScheduled,
+    RepoRemoved,
+    RepoPrioritized,
+    GroupAdded,
+    GroupRemoved,
+    GroupPrioritized,
 ]
 
 # ------------------------------------------------------------------ progress
@@ -327,6 +372,33 @@ class CollectTarget(Part):
 class CollectReply(Struct, tag="collect_reply"):
     targets: list[CollectTarget]
 
+# ------------------------------------------------------------------ token pools (key-value, not streamed)
+
+
+class TokenBudget(Part):
+    """What one token has left in one rate-limit bucket. ``token`` is the masked label
+    (``tok#ab12``), never the token; ``remaining`` is None until a response said."""
+
+    token: str
+    bucket: str
+    remaining: int | None = None
+    reset_at: datetime | None = None
+    observed_at: datetime | None = None
+    active: bool = True  # False once the forge refused the token (401)
+
+
+class TokenPoolState(Struct, tag="token_pool_state"):
+    """One collector process's view of one API server's token pool."""
+
+    server: str  # the API's host[:port]
+    instance: str  # the collector process that reported it
+    updated_at: datetime
+    anonymous: bool = False
+    active: int = 0
+    retired: int = 0
+    budgets: list[TokenBudget] = []
+
+
 # ------------------------------------------------------------------ codecs
 
 encoder = msgspec.json.Encoder()
@@ -335,9 +407,10 @@ staged_decoder = msgspec.json.Decoder(StagedEvent)
 progress_decoder = msgspec.json.Decoder(ProgressEvent)
 collect_request_decoder = msgspec.json.Decoder(CollectRequest)
 collect_reply_decoder = msgspec.json.Decoder(CollectReply)
+token_pool_decoder = msgspec.json.Decoder(TokenPoolState)
 
 
-def msg_id(event: StagedEvent | ProgressEvent) -> str:
+def msg_id(event: StagedEvent | ProgressEvent | ControlEvent) -> str:
     """The deterministic ``Nats-Msg-Id`` of a message: a republished copy has the same id."""
     if isinstance(event, JobEvent):
         return f"{event.job_id}:{event.attempt}:{event.seq}:{event.__struct_config__.tag}"
@@ -351,7 +424,19 @@ def msg_id(event: StagedEvent | ProgressEvent) -> str:
         return f"committed:{event.job_id}"
     if isinstance(event, RepoAdded):
         return f"added:{event.repo_id}"
+    # A person's request is named by what and when: the same request retried is one message,
+    # the same change asked again later is another.
+    if isinstance(event, (RepoRemoved, RepoPrioritized)):
+        return f"{event.__struct_config__.tag}:{event.repo_id}:{_micros(event.requested_at)}"
+    if isinstance(event, (GroupRemoved, GroupPrioritized)):
+        return f"{event.__struct_config__.tag}:{event.group_id}:{_micros(event.requested_at)}"
+    if isinstance(event, GroupAdded):
+        return f"group_added:{event.name}:{_micros(event.requested_at)}"
     raise TypeError(f"no message id for {type(event).__name__}")
+
+
+def _micros(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000)
 
 
 def job_id(phase: str, repo_id: int, due: datetime) -> str:

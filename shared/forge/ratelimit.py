@@ -43,6 +43,19 @@ def token_label(token: str | None) -> str:
 class Budget:
     remaining: int = _UNKNOWN_REMAINING
     reset_at: float | None = None  # epoch seconds
+    observed_at: float | None = None  # when a response last told us; None: remaining is a guess
+
+
+@dataclass(frozen=True)
+class BudgetView:
+    """A budget as it may be shown: the token by its label only."""
+
+    token: str
+    bucket: str
+    remaining: int | None  # None until a response said
+    reset_at: float | None
+    observed_at: float | None
+    active: bool
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,11 @@ class TokenPool:
         self._on_retire = on_retire
         self.retired = 0
         self._context = {"server": server} if server else {}
+
+    @property
+    def server(self) -> str:
+        """The API host this pool meters (empty when unnamed)."""
+        return self._context.get("server", "")
 
     @property
     def anonymous(self) -> bool:
@@ -128,6 +146,7 @@ class TokenPool:
         budget = self.budget(token, headers.get("x-ratelimit-resource") or bucket)
         budget.remaining = int(remaining)
         budget.reset_at = parse_epoch(headers.get("x-ratelimit-reset"))
+        budget.observed_at = self.clock()
 
     def spend(self, token: str | None, bucket: str, reset_at: float | None) -> None:
         """A rate-limit response: ``token`` has nothing left in ``bucket`` until ``reset_at``."""
@@ -136,6 +155,22 @@ class TokenPool:
         budget = self.budget(token, bucket)
         budget.remaining = 0
         budget.reset_at = reset_at if reset_at is not None else self.clock() + _DEFAULT_REST
+        budget.observed_at = self.clock()
+
+    def snapshot(self) -> list[BudgetView]:
+        """Every known budget, and every active token not yet heard of (as ``core``), by label.
+        A budget whose reset has passed shows as unknown again, as :meth:`budget` treats it."""
+        views = []
+        now = self.clock()
+        seen: set[str | None] = set()
+        for (token, bucket), budget in sorted(self._budgets.items(), key=lambda kv: (token_label(kv[0][0]), kv[0][1])):
+            seen.add(token)
+            known = budget.observed_at is not None and (budget.reset_at is None or now < budget.reset_at)
+            views.append(BudgetView(token_label(token), bucket, budget.remaining if known else None,
+                                    budget.reset_at if known else None, budget.observed_at,
+                                    token in self._active))
+        views.extend(BudgetView(token_label(t), "core", None, None, None, True) for t in self._active if t not in seen)
+        return views
 
     def retire(self, token: str | None) -> None:
         """The forge refused ``token`` (401): stop using it, and say so by label only."""

@@ -10,6 +10,7 @@
                       settings; stopped after the test, before the streams are deleted
   collect_repos       (function) ``await collect_repos(urls)`` asks the running pipeline's
                       scheduler to collect now and waits for every phase to finish
+  api_*, chromium_path  the REST API's stack (apistack.py) and a browser (browser.py)
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from shared.fakeforge import (
     load_sample_dataset,
 )
 from shared.settings import Secret, Settings, load_settings
+from tests.integration.apistack import api_pipeline, api_repo, api_settings  # noqa: F401 - fixtures
+from tests.integration.browser import chromium_path  # noqa: F401 - fixture
 from watershed.client import request_collection, wait_for_jobs
 from watershed.pipeline import Pipeline
 

@@ -62,6 +62,11 @@ def _staged_samples() -> list[Any]:
                           registered_at=T0),
         v1.JobDispatched(repo_id=5, phase="facade", job_id="facade-5-1", dispatched_at=T0),
         v1.PhaseScheduled(repo_id=5, phase="facade", job_id="facade-5-1", state="done", next_due=T0),
+        v1.RepoRemoved(repo_id=5, requested_at=T0),
+        v1.RepoPrioritized(repo_id=5, priority=-3, requested_at=T0),
+        v1.GroupAdded(name="core", requested_at=T0),
+        v1.GroupRemoved(group_id=5, requested_at=T0),
+        v1.GroupPrioritized(group_id=5, priority=9, requested_at=T0),
     ]
 
 
@@ -255,3 +260,21 @@ def test_decode_lenient_rejects_non_json(body: bytes) -> None:
 def test_decode_lenient_wrong_shape_is_validation_error(body: bytes) -> None:
     with pytest.raises(msgspec.ValidationError):
         decode_lenient(COMMENT, body)
+
+
+def test_control_request_ids_name_the_request_and_its_moment() -> None:
+    """A retried publish of one request is a duplicate; the same change asked later is not."""
+    first = v1.RepoPrioritized(repo_id=5, priority=1, requested_at=T0)
+    assert v1.msg_id(first) == v1.msg_id(v1.RepoPrioritized(repo_id=5, priority=1, requested_at=T0))
+    later = v1.RepoPrioritized(repo_id=5, priority=1, requested_at=T0 + timedelta(microseconds=1))
+    assert v1.msg_id(later) != v1.msg_id(first)
+    assert v1.msg_id(v1.RepoRemoved(repo_id=5, requested_at=T0)) != v1.msg_id(v1.GroupRemoved(group_id=5,
+                                                                                              requested_at=T0))
+
+
+def test_token_pool_state_round_trip() -> None:
+    state = v1.TokenPoolState(server="api.github.com", instance="collector-0-1", updated_at=T0, active=2,
+                              budgets=[v1.TokenBudget(token="tok#ab12", bucket="core", remaining=4999, reset_at=T0,
+                                                      observed_at=T0),
+                                       v1.TokenBudget(token="tok#cd34", bucket="graphql", active=False)])
+    assert v1.token_pool_decoder.decode(v1.encoder.encode(state)) == state
