@@ -57,7 +57,9 @@ async def publish(js: object, events: list[v1.Struct]) -> None:
 
 
 async def rows(conn: asyncpg.Connection) -> tuple[set[tuple[object, ...]], set[tuple[object, ...]]]:
-    commits = {tuple(r) for r in await conn.fetch("SELECT xmin::text, commit_id, sha, message FROM data.commits")}
+    commits = {tuple(r) for r in await conn.fetch(
+        "SELECT c.xmin::text, c.commit_id, c.sha, m.message FROM data.commits c"
+        " LEFT JOIN data.commit_messages m USING (repo_id, sha)")}
     files = {tuple(r) for r in await conn.fetch("SELECT xmin::text, sha, path FROM data.commit_files")}
     return commits, files
 
