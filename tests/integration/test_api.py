@@ -162,8 +162,26 @@ async def test_queue_tokens_and_overview(api_repo: Collected) -> None:
         assert {t["phase"]: t["ok"] for t in overview["last_hour"]} == {"collector": 1, "facade": 1}
         assert overview["quota"] == tokens.json()["servers"]
         assert (await http.get("/api/v1/dead-letters")).json()["total"] == 0
-        assert (await http.get("/api/v1/leaderboards")).json() == {"items": []}
-        assert (await http.get("/api/v1/leaderboards/top-committers")).status_code == 404
+        # The sample's history (2019-2025), whatever today's date: the default window is the last two years.
+        window = {"since": "2019-01-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"}
+        board = (await http.get("/api/v1/leaderboard/global", params=window)).json()
+        mine = (await http.get(f"/api/v1/leaderboard/{api_repo.repo_id}", params={"limit": 5, **window})).json()
+        assert board["scope"] == "global" and board["entries"] and board["entries"][0]["rank"] == 1
+        assert mine["repo_id"] == api_repo.repo_id and len(mine["entries"]) <= 5
+        assert [e["points"] for e in board["entries"]] == sorted((e["points"] for e in board["entries"]), reverse=True)
+        assert not any(e["bot"] for e in board["entries"])
+        assert any(e["bot"] for e in (await http.get("/api/v1/leaderboard/global",
+                                                     params={"include_bots": "true", **window})).json()["entries"])
+        heavy = (await http.get("/api/v1/leaderboard/global", params={"weights": "comments=100", **window})).json()
+        assert heavy["weights"]["comments"] == 100.0
+        for bad in ({"weights": "nope=1"}, {"since": "2030-01-01T00:00:00Z", "until": "2020-01-01T00:00:00Z"},
+                    {"since": "yesterday"}):
+            assert (await http.get("/api/v1/leaderboard/global", params=bad)).status_code == 400, bad
+        assert (await http.get("/api/v1/leaderboard/999999")).status_code == 404
+        page = (await http.get(f"/leaderboard/{api_repo.repo_id}", params=window)).text
+        assert "Leaderboard" in page and board["entries"][0]["login"] in (await http.get("/leaderboard/global",
+                                                                                         params=window)).text
+        assert "<table" in page
 
         await asyncio.sleep(1.5)  # a metrics poll
         metrics = (await http.get("/metrics")).text

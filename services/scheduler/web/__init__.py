@@ -8,7 +8,7 @@
     api.py         the route table and its handlers
     html.py        HTML built with every untrusted value escaped
     dashboard.py   the pages
-    leaderboards.py  the extension point for leaderboards
+    leaderboards.py  contributor leaderboards (shared.leaderboard) over HTTP
 """
 
 from services.scheduler.web.api import ControlPlane

@@ -129,18 +129,17 @@ class ControlPlane:
         Tokens appear by masked label only."""
         return json_response(s.TokenPools(servers=await reads.token_pools(self.js)))
 
-    async def list_boards(self, request: Request) -> Response:
-        """Available leaderboards (an extension point: none ships yet)."""
-        return json_response(s.LeaderboardList(items=[leaderboards.describe(b) for b in leaderboards.BOARDS]))
-
-    async def get_board(self, request: Request) -> Response:
-        """One leaderboard's ranking."""
-        board = leaderboards.find(request.path_params.name)
-        if board is None:
-            raise HttpError(404, "No such leaderboard", f"There is no leaderboard {request.path_params.name!r}.")
+    async def leaderboard_global(self, request: Request) -> Response:
+        """Contributors of every repository ranked by points over a window (default: the last two
+        years): commits 10, PR opened 15, PR merged 25, PR reviewed 20, issue opened 8, issue
+        closed 5, comment 3, release 30, lines 0.01 added / 0.005 deleted capped at 1,000."""
         async with self.conn() as conn:
-            rows = await board.rows(conn, 100)
-        return json_response(s.LeaderboardView(board=leaderboards.describe(board), rows=rows))
+            return json_response(await leaderboards.view(conn, request.query, None))
+
+    async def leaderboard_repo(self, request: Request) -> Response:
+        """The leaderboard of one repository."""
+        async with self.conn() as conn:
+            return json_response(await leaderboards.view(conn, request.query, request.path_params.repo_id))
 
     # ------------------------------------------------------------------ mutations
 
@@ -207,6 +206,20 @@ class ControlPlane:
         async with self.conn() as conn:
             return dashboard.dead_letters_page(await reads.dead_letters(conn, self.js, request.query))
 
+    async def page_leaderboard_global(self, request: Request) -> Response:
+        async with self.conn() as conn:
+            return dashboard.leaderboard_page(await leaderboards.view(conn, request.query, None))
+
+    async def page_leaderboard_repo(self, request: Request) -> Response:
+        async with self.conn() as conn:
+            try:
+                board = await leaderboards.view(conn, request.query, request.path_params.repo_id)
+            except HttpError as exc:
+                if exc.status == 404:
+                    return dashboard.not_found_page(f"There is no repository {request.path_params.repo_id}.")
+                raise
+            return dashboard.leaderboard_page(board)
+
     # ------------------------------------------------------------------ the table
 
     def routes(self) -> list[Route]:
@@ -249,12 +262,15 @@ class ControlPlane:
             R("GET", f"{API}/dead-letters", self.dead_letters, "Dead letters", "status", query=s.DeadLetterQuery,
               responses={200: (s.DeadLetterPage, "")}),
             R("GET", f"{API}/tokens", self.tokens, "Token pools", "status", responses={200: (s.TokenPools, "")}),
-            R("GET", f"{API}/leaderboards", self.list_boards, "List leaderboards", "leaderboards",
-              responses={200: (s.LeaderboardList, "")}),
-            R("GET", f"{API}/leaderboards/{{name}}", self.get_board, "A leaderboard", "leaderboards",
-              path_params=s.BoardPath, responses={200: (s.LeaderboardView, "")}),
+            R("GET", f"{API}/leaderboard/global", self.leaderboard_global, "The global leaderboard", "leaderboards",
+              query=s.LeaderboardQuery, responses={200: (s.LeaderboardView, "")}),
+            R("GET", f"{API}/leaderboard/{{repo_id}}", self.leaderboard_repo, "A repository's leaderboard",
+              "leaderboards", path_params=repo, query=s.LeaderboardQuery, responses={200: (s.LeaderboardView, "")}),
             R("GET", "/", self.page_overview, page=True),
             R("GET", "/repos", self.page_repos, query=s.RepoQuery, page=True),
             R("GET", "/repos/{repo_id}", self.page_repo, path_params=repo, page=True),
             R("GET", "/dead-letters", self.page_dead_letters, query=s.DeadLetterQuery, page=True),
+            R("GET", "/leaderboard/global", self.page_leaderboard_global, query=s.LeaderboardQuery, page=True),
+            R("GET", "/leaderboard/{repo_id}", self.page_leaderboard_repo, path_params=repo,
+              query=s.LeaderboardQuery, page=True),
         ]

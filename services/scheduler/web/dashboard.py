@@ -133,6 +133,20 @@ def dead_letters_page(result: s.DeadLetterPage) -> Response:
                                             empty="No dead letters."))
 
 
+def leaderboard_page(board: s.LeaderboardView) -> Response:
+    rows = [[e.rank, e.login or e.name or "—", e.points, e.counts["commits"], e.counts["prs_opened"],
+             e.counts["prs_merged"], e.counts["prs_reviewed"], e.counts["issues_opened"], e.counts["issues_closed"],
+             e.counts["comments"], e.counts["releases"], e.line_points] for e in board.entries]
+    title = "Leaderboard" + ("" if board.repo_id is None else f": {board.scope}")
+    note = el("p", f"From {board.since:%Y-%m-%d} to {board.until:%Y-%m-%d}; bots left out unless asked for"
+                   " (include_bots=true). ",
+              el("a", "global", href="/leaderboard/global") if board.repo_id is not None else None)
+    return page(title, note, table(
+        ["rank", "contributor", "points", "commits", "PRs opened", "PRs merged", "PRs reviewed", "issues opened",
+         "issues closed", "comments", "releases", "line points"], rows, empty="Nobody did anything in this window.",
+        id="leaderboard"))
+
+
 def not_found_page(what: str) -> Response:
     return page("Not found", el("p", what), el("p", el("a", "Back to the overview", href="/")), status=404)
 

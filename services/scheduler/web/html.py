@@ -90,8 +90,8 @@ form{margin:.4rem 0 .8rem}input,select{font:inherit;padding:.15rem .3rem}code{fo
 _STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
 CSP = (f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; img-src 'self'; form-action 'self';"
        " base-uri 'none'; frame-ancestors 'none'")
-_NAV = (("/", "Overview"), ("/repos", "Repositories"), ("/dead-letters", "Dead letters"),
-        ("/openapi.json", "API"))
+_NAV = (("/", "Overview"), ("/repos", "Repositories"), ("/leaderboard/global", "Leaderboard"),
+        ("/dead-letters", "Dead letters"), ("/openapi.json", "API"))
 
 
 def page(title: str, *content: Child, status: int = 200) -> Response:

@@ -49,10 +49,6 @@ class GroupPath(Struct):
     group_id: Id
 
 
-class BoardPath(Struct):
-    name: Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,49}$")]
-
-
 class RepoQuery(Struct):
     limit: Limit = 50
     offset: Offset = 0
@@ -258,22 +254,32 @@ class Overview(Out):
     quota: list[TokenPool]
 
 
-class Leaderboard(Out):
-    name: str
-    title: str
-    description: str
+class LeaderboardQuery(Struct):
+    since: datetime | None = None  # RFC 3339; default: two years before `until`
+    until: datetime | None = None  # RFC 3339; default: now
+    limit: Limit = 100
+    include_bots: bool = False
+    weights: Annotated[str, Meta(max_length=400, pattern=r"^[a-z_]+=[0-9.]+(, ?[a-z_]+=[0-9.]+)*$",
+                                 description="changed weights, e.g. commits=12,line_cap=500")] | None = None
 
 
-class LeaderboardList(Out):
-    items: list[Leaderboard]
-
-
-class LeaderboardRow(Out):
+class LeaderboardEntry(Out):
     rank: int
-    label: str
-    value: float
+    cntrb_id: str | None  # null: a commit address no account claims
+    login: str | None
+    name: str | None
+    bot: bool
+    points: float
+    line_points: float
+    lines_added: int
+    lines_deleted: int
+    counts: dict[str, int]
 
 
 class LeaderboardView(Out):
-    board: Leaderboard
-    rows: list[LeaderboardRow]
+    scope: str  # "global" or the repository's URL
+    repo_id: int | None
+    since: datetime
+    until: datetime
+    weights: dict[str, float]
+    entries: list[LeaderboardEntry]
