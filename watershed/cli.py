@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Coroutine
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Optional, TypeVar
 
@@ -139,6 +140,24 @@ def status(urls: Annotated[Optional[list[str]], typer.Argument(help="Repository 
     settings = _settings(data_dir)
     reports = _run(status_reports(settings, urls or []))
     render.status(out, reports, as_json=json)
+
+
+@app.command()
+def leaderboard(url: Annotated[Optional[str], typer.Argument(help="A repository URL (default: every repository).")] = None,
+                since: Annotated[Optional[datetime], typer.Option(help="Window start (default: two years ago).")] = None,
+                until: Annotated[Optional[datetime], typer.Option(help="Window end (default: now).")] = None,
+                weights: Annotated[str, typer.Option(help="Changed weights, e.g. commits=12,line_cap=500.")] = "",
+                bots: Annotated[bool, typer.Option("--bots", help="Rank bots too.")] = False,
+                limit: Annotated[int, typer.Option(min=1, max=10_000)] = 25,
+                data_dir: DataDir = None, json: Json = False) -> None:
+    """Contributors ranked by points: commits 10, PR opened 15, merged 25, reviewed 20, issue opened 8,
+    closed 5, comment 3, release 30, lines (capped at 1,000 points)."""
+    from watershed.serve import leaderboard_entries
+
+    settings = _settings(data_dir)
+    utc = [None if t is None else (t if t.tzinfo else t.replace(tzinfo=timezone.utc)) for t in (since, until)]
+    scope, entries = _run(leaderboard_entries(settings, url, utc[0], utc[1], weights, bots, limit))
+    render.leaderboard(out, scope, entries, as_json=json)
 
 
 @app.command()

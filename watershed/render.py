@@ -1,13 +1,16 @@
-"""Terminal output of ``collect`` and ``status`` (rich tables, or JSON)."""
+"""Terminal output of ``collect``, ``status`` and ``leaderboard`` (rich tables, or JSON)."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from datetime import datetime
 
 from rich.console import Console
 from rich.markup import escape as _escape
 from rich.table import Table
 
+from shared.leaderboard import Entry
 from watershed.report import CloneReport, RepoReport, to_json
 
 ENTITIES = ("issues", "pull_requests", "issue_comments", "review_comments", "reviews", "issue_events", "pr_commits",
@@ -97,3 +100,21 @@ def status(console: Console, reports: list[RepoReport], *, as_json: bool) -> Non
                           _when(p.last_collected), _when(p.next_due), escape(p.last_error or ""),
                           rows if i == 0 else "", clone if i == 0 else "")
     console.print(table)
+
+
+def leaderboard(console: Console, scope: str, entries: list[Entry], *, as_json: bool) -> None:
+    if as_json:
+        rows = [{**dataclasses.asdict(e), "cntrb_id": str(e.cntrb_id) if e.cntrb_id else None} for e in entries]
+        console.print_json(json.dumps({"scope": scope, "entries": rows}), highlight=False)
+        return
+    table = Table(title=f"Leaderboard: {escape(scope)}", title_justify="left", show_edge=False)
+    for column, justify in (("rank", "right"), ("contributor", "left"), ("points", "right"), ("commits", "right"),
+                            ("PRs", "right"), ("merged", "right"), ("reviewed", "right"), ("issues", "right"),
+                            ("closed", "right"), ("comments", "right"), ("releases", "right"), ("lines", "right")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for e in entries:
+        c = e.counts
+        table.add_row(str(e.rank), escape(e.login or e.name or "-"), f"{e.points:,.2f}", str(c["commits"]),
+                      str(c["prs_opened"]), str(c["prs_merged"]), str(c["prs_reviewed"]), str(c["issues_opened"]),
+                      str(c["issues_closed"]), str(c["comments"]), str(c["releases"]), f"{e.line_points:,.2f}")
+    console.print(table if entries else "nobody did anything in this window")

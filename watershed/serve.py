@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timezone
 
 import asyncpg
 from rich.console import Console
 
 from shared.db import apply_migrations
 from shared.embedded.stack import discover_running
+from shared.leaderboard import Entry
 from shared.runner import stop_event_on_signals
 from shared.settings import Settings
+from watershed.client import CliError
 from watershed.pipeline import Pipeline, Servers
 from watershed.report import RepoReport, find_repo_ids, repo_report
 
@@ -41,6 +44,36 @@ async def status_reports(settings: Settings, urls: list[str]) -> list[RepoReport
         conn = await asyncpg.connect(dsn)
         try:
             return [await repo_report(conn, rid) for rid in await find_repo_ids(conn, canonical)]
+        finally:
+            await conn.close()
+
+
+async def leaderboard_entries(settings: Settings, url: str | None, since: datetime | None, until: datetime | None,
+                              weights: str, include_bots: bool, limit: int) -> tuple[str, list[Entry]]:
+    """(the scope, its ranking): one repository's, or every repository's without ``url``."""
+    from shared.forge.urls import parse_repo_url
+    from shared.leaderboard import DEFAULT_WINDOW, Weights, leaderboard
+
+    try:
+        parsed = Weights.parse(weights)
+    except ValueError as exc:
+        raise CliError(f"--weights: {exc}") from None
+    until = until or datetime.now(timezone.utc)
+    since = since or until - DEFAULT_WINDOW
+    if since >= until:
+        raise CliError("--since must be before --until")
+    async with _database(settings) as dsn:
+        conn = await asyncpg.connect(dsn)
+        try:
+            repo_ids = None
+            if url is not None:
+                canonical = parse_repo_url(url, github_hosts=settings.github_hosts, allow_local=True).url
+                repo_ids = await find_repo_ids(conn, [canonical])
+                if not repo_ids:
+                    raise CliError(f"{url} is not a registered repository")
+            entries = await leaderboard(conn, repo_ids=repo_ids, since=since, until=until, weights=parsed,
+                                        include_bots=include_bots, limit=limit)
+            return (url or "all repositories"), entries
         finally:
             await conn.close()
 

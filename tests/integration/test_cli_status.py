@@ -52,3 +52,17 @@ async def test_collect_recollect_and_status_json(pipeline: Pipeline, pipeline_se
     table = await watershed(env, "status", GOOD_URL)
     assert table.code == 0, table.stderr
     assert "clone" in table.stdout and "ok, main" in table.stdout
+
+    # The leaderboard of the sample's history (2019-2025, whatever today's date), as JSON and as a table.
+    window = ("--since", "2019-01-01", "--until", "2026-01-01")
+    board = await watershed(env, "leaderboard", GOOD_URL, *window, "--json", "--limit", "5")
+    assert board.code == 0, board.stderr
+    ranked = json.loads(board.stdout)
+    assert ranked["scope"] == GOOD_URL and 0 < len(ranked["entries"]) <= 5
+    assert ranked["entries"][0]["rank"] == 1 and not any(e["bot"] for e in ranked["entries"])
+    text = await watershed(env, "leaderboard", *window)
+    assert text.code == 0 and ranked["entries"][0]["login"] in text.stdout, text.stderr
+    bad = await watershed(env, "leaderboard", "--weights", "nope=1")
+    assert bad.code == 1 and "--weights: unknown weight 'nope'" in bad.stderr
+    unknown = await watershed(env, "leaderboard", "https://github.com/nobody/nothing")
+    assert unknown.code == 1 and "is not a registered repository" in unknown.stderr
