@@ -56,7 +56,7 @@ from shared.logging import configure_logging
 from shared.metrics import Metrics
 from shared.settings import Settings, load_settings
 
-COMMIT_TABLES = ("data.commits", "data.commit_files")
+COMMIT_TABLES = ("data.commits", "data.commit_files", "data.commit_parents", "data.commit_messages")
 PYDRILLER = """
 import sys, time
 from pydriller import Repository
