@@ -8,20 +8,25 @@ from rich.console import Console
 
 from shared.fakeforge import SAMPLE_REPO, demo_forge
 from shared.runner import stop_event_on_signals
-from shared.settings import Settings
+from shared.settings import Secret, Settings
 from watershed import render
 from watershed.client import reports_for, request_collection, wait_for_jobs
 from watershed.pipeline import Pipeline
+
+DEMO_TOKEN = "watershed-demo-token"  # the fake forge's only: never a real GitHub token
 
 
 async def run_demo(base: Settings, console: Console, *, as_json: bool, serve: bool) -> bool:
     workdir = base.data_dir / "forge"
     workdir.mkdir(parents=True, exist_ok=True)
-    forge = demo_forge(workdir).start()
+    # The fake forge takes any token; with one the demo runs the authenticated path a real
+    # deployment runs (GraphQL children, clone traffic), and anonymous GitHub's 60 requests an
+    # hour would stall it for the hour.
+    forge = demo_forge(workdir, push_tokens=(DEMO_TOKEN,)).start()
     try:
         settings = base.replace(
             github_api_url=forge.base_url, github_git_url=f"{forge.base_url}/git",
-            facade_allow_local=True, nats_url=None, database_url=None,
+            facade_allow_local=True, nats_url=None, database_url=None, github_tokens=(Secret(DEMO_TOKEN),),
         )
         urls = [f"https://github.com/{SAMPLE_REPO}", str(workdir / "sample")]
         stop = stop_event_on_signals() if serve else None
