@@ -296,3 +296,15 @@ class CloneDay(Part):
     day: datetime
     count: int
     uniques: int
+
+
+class PublicEvent(Part):
+    """One public event of an account (GitHub's ``/users/{login}/events/public``): where the
+    person was active, in any repository, not only the collected ones."""
+
+    platform_id: int
+    type: str  # PushEvent, IssuesEvent, PullRequestEvent, ...
+    repo_name: str  # owner/name as the forge reported it at the time
+    repo_platform_id: int | None = None
+    actor: User | None = None
+    created_at: datetime | None = None
