@@ -1,0 +1,98 @@
+"""One batch of staged messages, applied inside one transaction: the processor's live path.
+
+Order within the batch: registrations and identities (rows others point at), control
+decisions, dispatches, then the facts (contributors first, then entities in foreign-key
+order, see store.py), then the jobs' markers and what completes with them. What must be said
+after the commit (progress, identities of new repositories, view refreshes) is returned.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from services.processor import accounts, control, jobs, tasks
+from services.processor.rows import build_rows
+from services.processor.store import Statements, apply_rows
+from shared.events import v1
+from shared.ids import identity_namespace
+
+MARKERS = (v1.JobFinished, v1.JobRetrying)
+
+
+@dataclass
+class BatchResult:
+    progress: list[v1.JobCommitted | v1.RepoAdded | v1.AccountSynced] = field(default_factory=list)
+    identify: list[int] = field(default_factory=list)  # repositories whose identity to publish
+    views: list[str] = field(default_factory=list)  # RefreshViews runs asked for
+    written: Counter[str] = field(default_factory=Counter)
+
+
+async def apply_facts(conn: asyncpg.Connection, sql: Statements,
+                      events: Sequence[v1.JobEvent]) -> tuple[Counter[str], list[v1.JobEvent]]:
+    """Upsert the rows of repository facts; returns rows written per entity and the events
+    applied (a repository deleted meanwhile has its late facts dropped)."""
+    if not events:
+        return Counter(), []
+    repo_ids = list({e.repo_id for e in events})
+    # Accounts are named per server: a GitHub Enterprise user 42 is not github.com's.
+    platforms = {r["repo_id"]: identity_namespace(r["platform"], r["host"]) for r in await conn.fetch(
+        "SELECT repo_id, platform, host FROM data.repos WHERE repo_id = ANY($1::int[])", repo_ids)}
+    applied = [e for e in events if e.repo_id in platforms]
+    written = await apply_rows(conn, sql, build_rows(applied, platforms))  # type: ignore[arg-type]
+    return written, applied
+
+
+def is_fact(event: v1.StagedEvent) -> bool:
+    """A repository job's data message (not a marker, not a task's message)."""
+    return isinstance(event, v1.JobEvent) and not isinstance(event, (*MARKERS, *v1.TASK_EVENTS))
+
+
+async def apply_batch(conn: asyncpg.Connection, sql: Statements, events: Sequence[v1.StagedEvent]) -> BatchResult:
+    result = BatchResult()
+    added = await jobs.register_repos(conn, [e for e in events if isinstance(e, v1.RepoRegistered)])
+    result.progress.extend(added)
+    result.identify.extend(a.repo_id for a in added)
+    await control.restore_repos(conn, [e for e in events if isinstance(e, v1.RepoIdentified)])
+    await control.record_control(conn, events)
+    dispatched = [e for e in events if isinstance(e, v1.JobDispatched)]
+    await jobs.record_dispatches(conn, [d for d in dispatched if not d.task])
+    await tasks.record_dispatches(conn, [d for d in dispatched if d.task])
+
+    data = [e for e in events if is_fact(e)]
+    fresh = await jobs.claim_messages(conn, data)  # type: ignore[arg-type]
+    todo = [e for e in data if (e.job_id, e.attempt, e.seq) in fresh]  # type: ignore[union-attr]
+    result.written, applied = await apply_facts(conn, sql, todo)  # type: ignore[arg-type]
+    if applied:
+        await jobs.record_started(conn, {e.job_id for e in applied})
+        await jobs.record_cursors(conn, [e for e in applied if isinstance(e, v1.CursorObserved)])
+
+    task_data = [e for e in events if isinstance(e, v1.TASK_EVENTS)]
+    listings = await accounts.stage(conn, [e for e in task_data if isinstance(e, v1.AccountReposObserved)],
+                                    [e for e in task_data if isinstance(e, v1.AccountListed)])
+    activity = [e for e in task_data if isinstance(e, v1.ContributorActivityObserved)]
+    result.written["contributor_repo_activity"] += await tasks.apply_activity(conn, activity)
+    if task_data:
+        await tasks.record_started(conn, {e.job_id for e in task_data})
+
+    retrying = [e for e in events if isinstance(e, v1.JobRetrying)]
+    finished = [e for e in events if isinstance(e, v1.JobFinished)]
+    await jobs.record_retrying(conn, [e for e in retrying if not e.task])
+    await tasks.record_retrying(conn, [e for e in retrying if e.task])
+    await jobs.record_finished(conn, [e for e in finished if not e.task])
+    await tasks.record_finished(conn, [e for e in finished if e.task])
+    touched = {e.job_id for e in data} | {e.job_id for e in finished if not e.task}  # type: ignore[union-attr]
+    await jobs.promote_checkpoints(conn, touched)
+    for done in await jobs.complete_jobs(conn, touched):
+        result.progress.append(v1.JobCommitted(repo_id=done.repo_id, phase=done.phase, job_id=done.job_id,
+                                               ok=done.ok, error=done.error, error_kind=done.error_kind,
+                                               requests=done.requests))
+    for synced in await accounts.complete(conn, listings):
+        result.progress.append(synced.event())
+        result.identify.extend(synced.added)
+    await jobs.record_scheduled(conn, [e for e in events if isinstance(e, v1.PhaseScheduled)])
+    result.views = [e.run_id for e in events if isinstance(e, v1.RefreshViews)]
+    return result
