@@ -161,8 +161,8 @@ class Settings:
     job_stuck_timeout_s: float = 21600.0
     leader_ttl_s: float = 15.0
     org_refresh_interval_s: float = 86400.0
-    breadth_interval_s: float = 604800.0
-    breadth_logins: int = 1000
+    breadth_interval_s: float = 3600.0
+    breadth_logins: int = 200
     views_refresh_interval_s: float = 3600.0
     job_ack_wait_s: float = 300.0
     job_max_deliver: int = 5
@@ -221,8 +221,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         leader_ttl_s=env.number("LEADER_TTL", 15.0, minimum=1.0),
         # Periodic work; 0 turns a task off.
         org_refresh_interval_s=env.number("ORG_REFRESH_INTERVAL", 86400.0, minimum=0.0),
-        breadth_interval_s=env.number("BREADTH_INTERVAL", 604800.0, minimum=0.0),
-        breadth_logins=env.integer("BREADTH_LOGINS", 1000, minimum=1, maximum=1_000_000),
+        breadth_interval_s=env.number("BREADTH_INTERVAL", 3600.0, minimum=0.0),
+        breadth_logins=env.integer("BREADTH_LOGINS", 200, minimum=1, maximum=1_000_000),
         views_refresh_interval_s=env.number("VIEWS_REFRESH_INTERVAL", 3600.0, minimum=0.0),
         job_ack_wait_s=env.number("JOB_ACK_WAIT", 300.0, minimum=1.0),
         job_max_deliver=env.integer("JOB_MAX_DELIVER", 5, minimum=1, maximum=100),
