@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 import asyncpg
 from rich.console import Console
@@ -14,6 +15,8 @@ from shared.runner import stop_event_on_signals
 from shared.settings import Settings
 from watershed.pipeline import Pipeline, Servers
 from watershed.report import RepoReport, find_repo_ids, repo_report
+
+T = TypeVar("T")
 
 
 async def serve(settings: Settings, http_port: int | None, console: Console) -> None:
@@ -40,6 +43,16 @@ async def status_reports(settings: Settings, urls: list[str]) -> list[RepoReport
         conn = await asyncpg.connect(dsn)
         try:
             return [await repo_report(conn, rid) for rid in await find_repo_ids(conn, canonical)]
+        finally:
+            await conn.close()
+
+
+async def read_database(settings: Settings, read: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """``read`` on a connection to the configured, running or (for now) embedded database."""
+    async with _database(settings) as dsn:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return await read(conn)
         finally:
             await conn.close()
 

@@ -140,7 +140,7 @@ class Scheduler(Service):
         for phase in QUEUED_PHASES:
             budget = max(0, min(s.scheduler_batch, s.scheduler_max_in_flight - in_flight.get(phase, 0)))
             candidates += await queue.due(phase, now, budget)
-            candidates += await queue.stuck(phase, now - timedelta(seconds=s.job_stuck_timeout_s), budget)
+            candidates += await queue.stuck(phase, now - timedelta(seconds=s.job_stuck_timeout_s), s.scheduler_batch)
         # Of the phases without an entry, only the first few can be dispatched this tick anyway.
         candidates += heapq.nsmallest(s.scheduler_batch * len(QUEUED_PHASES), queue.missing.values(),
                                       key=lambda item: item[0])

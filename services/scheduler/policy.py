@@ -88,20 +88,23 @@ class Entry:
 def plan_dispatch(entries: Iterable[Entry], in_flight: Mapping[str, int], *, batch: int,
                   max_in_flight: int) -> list[Entry]:
     """The entries to dispatch this tick, in order: per phase at most ``batch``, and at most as
-    many as keep the phase's queued and running jobs within ``max_in_flight``. One repository
+    many as keep the phase's queued and running jobs within ``max_in_flight`` (a stuck entry
+    replaces a job counted in flight already, so it takes from the batch only). One repository
     phase appears once (a stuck entry and a due one for the same phase are the same work)."""
-    budget = {}
+    sent: dict[str, int] = {}
+    added: dict[str, int] = {}
     chosen: list[Entry] = []
     seen: set[tuple[int, str]] = set()
     for entry in sorted(entries):
         key = (entry.repo_id, entry.phase)
-        if key in seen:
+        phase = entry.phase
+        if key in seen or sent.get(phase, 0) >= batch:
             continue
-        if entry.phase not in budget:
-            budget[entry.phase] = max(0, min(batch, max_in_flight - in_flight.get(entry.phase, 0)))
-        if budget[entry.phase] <= 0:
-            continue
-        budget[entry.phase] -= 1
+        if not entry.stuck:
+            if in_flight.get(phase, 0) + added.get(phase, 0) >= max_in_flight:
+                continue
+            added[phase] = added.get(phase, 0) + 1
+        sent[phase] = sent.get(phase, 0) + 1
         seen.add(key)
         chosen.append(entry)
     return chosen

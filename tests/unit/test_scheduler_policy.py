@@ -140,3 +140,11 @@ def test_one_phase_of_a_repository_is_dispatched_once_per_tick() -> None:
 
 def test_queued_phases_cover_every_platform() -> None:
     assert set(QUEUED_PHASES) == {p for platform in ("github", "gitlab", "git") for p in phases_for(platform)}
+
+
+def test_a_stuck_entry_takes_from_the_batch_but_not_from_the_in_flight_limit() -> None:
+    stuck = Entry(repo_id=1, phase="facade", due=NOW - timedelta(hours=9), stuck=True)
+    chosen = plan_dispatch([stuck, entry(2), entry(3)], {"facade": 100}, batch=2, max_in_flight=100)
+    assert [e.repo_id for e in chosen] == [1]  # it replaces a job in flight; the others must wait
+    chosen = plan_dispatch([stuck, entry(2), entry(3)], {"facade": 0}, batch=2, max_in_flight=100)
+    assert len(chosen) == 2
