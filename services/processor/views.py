@@ -20,7 +20,7 @@ import asyncpg
 from shared.events import v1
 
 _VIEWS = """
-SELECT format('%I.%I', n.nspname, c.relname) AS name, c.relispopulated AS populated,
+SELECT c.oid, format('%I.%I', n.nspname, c.relname) AS name, c.relispopulated AS populated,
        EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisunique AND i.indisvalid
                AND i.indpred IS NULL AND i.indexprs IS NULL) AS keyed
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -41,7 +41,8 @@ async def refresh_views(pool: asyncpg.Pool, run_id: str) -> v1.ViewsRefreshed:
             started = time.perf_counter()
             error = None
             try:
-                await conn.execute("SELECT ops.refresh_view($1::regclass, $2)", view["name"], concurrent)
+                # By oid: the writer role may not even see into the view's schema; the function's owner does.
+                await conn.execute("SELECT ops.refresh_view($1::oid::regclass, $2)", view["oid"], concurrent)
                 done.append(view["name"])
             except asyncpg.PostgresError as exc:
                 error = f"{type(exc).__name__}: {exc}"[:1000]
