@@ -15,8 +15,20 @@ from watershed.render import escape
 from watershed.timespec import format_duration
 
 
+def plain(value: Any) -> Any:
+    """Structs as dicts with every field, defaults included: scripts read ``"created": false``
+    rather than guess what a missing key means (the wire format omits defaults)."""
+    if isinstance(value, msgspec.Struct):
+        return {k: plain(v) for k, v in msgspec.structs.asdict(value).items()}
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
 def print_json(console: Console, value: Any) -> None:
-    console.print_json(msgspec.json.encode(value).decode(), highlight=False)
+    console.print_json(msgspec.json.encode(plain(value)).decode(), highlight=False)
 
 
 def _when(moment: datetime | None) -> str:

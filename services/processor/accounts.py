@@ -151,6 +151,10 @@ async def _apply(conn: asyncpg.Connection, head: asyncpg.Record) -> Synced:
             "UPDATE data.repos SET state = 'active', state_reason = NULL"
             " WHERE repo_id = ANY($1::int[]) AND state = 'unlisted' RETURNING repo_id", matched)
         synced.relisted = len(relisted)
+        # Listed again: due now; unlisted (below): off the queue, so no tick walks past them.
+        await conn.execute(
+            "UPDATE ops.collection_status SET next_due = now() WHERE repo_id = ANY($1::int[]) AND next_due IS NULL"
+            " AND state IN ('new', 'done', 'error')", [r["repo_id"] for r in relisted])
         unlisted = await conn.fetch(
             "UPDATE data.repos SET state = 'unlisted',"
             " state_reason = 'no longer listed by ' || $3 || ' (deleted, transferred or made private) since '"
@@ -159,6 +163,8 @@ async def _apply(conn: asyncpg.Connection, head: asyncpg.Record) -> Synced:
             " AND NOT (repo_id = ANY($2::int[])) AND state = 'active' RETURNING repo_id",
             source, matched, head["account"])
         synced.unlisted = len(unlisted)
+        await conn.execute("UPDATE ops.collection_status SET next_due = NULL WHERE repo_id = ANY($1::int[])"
+                           " AND state IN ('new', 'done', 'error')", [r["repo_id"] for r in unlisted])
         await conn.execute("DELETE FROM ops.source_repos WHERE source_id = $1 AND NOT (repo_id = ANY($2::int[]))",
                            source, matched)
         await conn.execute(
@@ -167,7 +173,8 @@ async def _apply(conn: asyncpg.Connection, head: asyncpg.Record) -> Synced:
     changes = (f"{synced.listed} listed, {len(synced.added)} added, {synced.renamed} renamed,"
                f" {synced.unlisted} unlisted, {synced.relisted} listed again") if not synced.unchanged else "unchanged"
     await conn.execute(
-        "UPDATE ops.group_sources SET listed_at = now(), listed_count = $2, etag = coalesce($3, etag),"
-        " platform_account_id = coalesce($4, platform_account_id), last_changes = $5 WHERE source_id = $1",
-        source, head["total"], head["etag"], head["platform_account_id"], changes)
+        "UPDATE ops.group_sources SET listed_at = now(), listed_job_id = $6, listed_count = $2,"
+        " etag = coalesce($3, etag), platform_account_id = coalesce($4, platform_account_id), last_changes = $5"
+        " WHERE source_id = $1",
+        source, head["total"], head["etag"], head["platform_account_id"], changes, head["job_id"])
     return synced

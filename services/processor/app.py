@@ -27,7 +27,7 @@ from services.processor.store import Statements
 from services.processor.views import ViewRefresher
 from shared.db import Role, connect_pool
 from shared.events import subjects, v1
-from shared.events.jetstream import MSG_ID_HEADER
+from shared.events.jetstream import ATTEMPTS_HEADER, ERROR_HEADER, MSG_ID_HEADER
 from shared.metrics import Metrics
 from shared.service import Service
 from shared.settings import Settings
@@ -171,8 +171,9 @@ class Processor(Service):
                 # Something in this batch is bad: apply one by one to find it.
                 self.log.warning("batch.isolating", error=str(exc)[:200], size=len(decoded))
                 if len(decoded) == 1:
+                    # Acked by the dead-lettering; a second ack would raise and abandon the batch.
                     await self._dead_letter(decoded[0].msg, f"{type(exc).__name__}: {exc}")
-                    break
+                    return
                 for one in decoded:
                     await self.handle_batch([one.msg])
                 return
@@ -220,7 +221,7 @@ class Processor(Service):
         try:
             await publisher.flush()
         except Exception as exc:  # noqa: BLE001
-            self.log.warning("progress.publish_failed", error=type(exc).__name__)
+            self.log.warning("progress.publish_failed", error=f"{type(exc).__name__}: {exc}"[:300])
 
     async def _dead_letter(self, msg: Msg, error: str) -> None:
         """Hand a message that cannot be applied to the DEADLETTER stream (the dead-letter
@@ -229,8 +230,8 @@ class Processor(Service):
         self.metrics.messages_applied.labels(service=self.name, outcome="dead_lettered").inc()
         original = (msg.headers or {}).get(MSG_ID_HEADER) or f"{msg.subject}@{msg.metadata.sequence.stream}"
         headers = {MSG_ID_HEADER: f"dlq:{original}",
-                   deadletters.ERROR_HEADER: error[:1000].replace("\n", " "),
-                   deadletters.ATTEMPTS_HEADER: str(msg.metadata.num_delivered or 1)}
+                   ERROR_HEADER: error[:1000].replace("\n", " "),
+                   ATTEMPTS_HEADER: str(msg.metadata.num_delivered or 1)}
         await self.js.publish(subjects.deadletter_subject(msg.subject), msg.data, headers=headers)
         await msg.ack()
 

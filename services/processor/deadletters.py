@@ -17,10 +17,8 @@ import asyncpg
 import msgspec
 
 from shared.events import v1
+from shared.events.jetstream import ATTEMPTS_HEADER, ERROR_HEADER, MSG_ID_HEADER
 
-ERROR_HEADER = "Watershed-Error"
-ATTEMPTS_HEADER = "Watershed-Attempts"
-MSG_ID_HEADER = "Nats-Msg-Id"
 KIND_JOB = "job"
 KIND_MESSAGE = "message"
 

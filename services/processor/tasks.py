@@ -61,7 +61,7 @@ async def record_finished(conn: asyncpg.Connection, markers: Iterable[v1.JobFini
         await conn.execute(
             "INSERT INTO ops.task_status (task, kind, state, job_id, attempt, finished_at, last_success_at,"
             "  last_error, error_kind)"
-            " VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $3 = 'done' THEN $6 END, $7, $8)"
+            " VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $3::text = 'done' THEN $6::timestamptz END, $7, $8)"
             " ON CONFLICT (task) DO UPDATE SET state = excluded.state, job_id = excluded.job_id,"
             " attempt = excluded.attempt, finished_at = excluded.finished_at, retry_at = NULL,"
             " last_success_at = coalesce(excluded.last_success_at, ops.task_status.last_success_at),"

@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS ops.group_sources (
     platform_account_id bigint,
     added_at            timestamptz NOT NULL DEFAULT now(),
     listed_at           timestamptz,
+    listed_job_id       text,
     listed_count        integer,
     etag                text,
     last_changes        text
