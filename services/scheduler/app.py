@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
-import time
 from datetime import datetime, timedelta, timezone
 
 import asyncpg
@@ -45,7 +44,7 @@ class Scheduler(Service):
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
-        self._swept = 0.0
+        self._sweep_task: asyncio.Task[None] | None = None
         self.pool: asyncpg.Pool | None = None
         self.queue: QueueReader | None = None
         self.control = Control(self.settings, self._pool, self.dispatcher, self.publisher, self._wake.set)
@@ -75,15 +74,17 @@ class Scheduler(Service):
         self.periodic = Periodic(self.js, self.work.tasks(), ttl_s=self.settings.leader_ttl_s, log=self.log)
         await self.periodic.start()
         self._loop_task = asyncio.create_task(self._loop(), name="scheduler-loop")
+        self._sweep_task = asyncio.create_task(self._sweeper(), name="scheduler-sweep")
 
     async def on_stopping(self) -> None:
         self._stopping.set()
         self._wake.set()
         if self.periodic is not None:
             await self.periodic.stop()
-        if self._loop_task is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(self._loop_task, timeout=30)
+        for task in (self._loop_task, self._sweep_task):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(task, timeout=30)
 
     async def on_stop(self) -> None:
         if self.pool is not None:
@@ -105,6 +106,19 @@ class Scheduler(Service):
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.scheduler_tick_s)
             self._wake.clear()
+
+    async def _sweeper(self) -> None:
+        """Beside the ticks (it reads every repository): the phases without any entry."""
+        assert self.queue is not None
+        while not self._stopping.is_set():
+            try:
+                if found := await self.queue.sweep():
+                    self.log.info("queue.swept", missing=found)
+                    self._wake.set()
+            except Exception:  # noqa: BLE001 - tried again next time
+                self.log.exception("sweep.failed")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=SWEEP_EVERY_S)
 
     async def run_pass(self) -> int:
         """One tick; returns how many jobs it dispatched."""
@@ -130,10 +144,6 @@ class Scheduler(Service):
         assert self.queue is not None
         s = self.settings
         queue = self.queue
-        if time.monotonic() - self._swept > SWEEP_EVERY_S:
-            self._swept = time.monotonic()
-            if found := await queue.sweep():
-                self.log.info("queue.swept", missing=found)
         in_flight = await queue.in_flight()
         await queue.new_repositories(s.scheduler_batch * len(QUEUED_PHASES))
         candidates: list[tuple[Entry, Repo]] = []

@@ -17,14 +17,14 @@ from shared.errors import ErrorKind
 from shared.events import subjects
 
 # Phases whose work exists, per platform. Analysis and resolver join when implemented.
-_PHASES: dict[str, tuple[str, ...]] = {
+PLATFORM_PHASES: dict[str, tuple[str, ...]] = {
     "github": (subjects.PHASE_COLLECTOR, subjects.PHASE_FACADE),
     "gitlab": (subjects.PHASE_FACADE,),
     "git": (subjects.PHASE_FACADE,),
 }
 
 # Every phase some platform runs: the queue is read per phase.
-QUEUED_PHASES: tuple[str, ...] = tuple(sorted({phase for phases in _PHASES.values() for phase in phases}))
+QUEUED_PHASES: tuple[str, ...] = tuple(sorted({phase for phases in PLATFORM_PHASES.values() for phase in phases}))
 
 # Failures that will not heal by waiting: stop scheduling until someone asks again.
 _TERMINAL = frozenset({ErrorKind.NOT_FOUND.value, ErrorKind.BLOCKED.value, ErrorKind.INVALID.value})
@@ -34,7 +34,7 @@ IN_FLIGHT = ("queued", "collecting", "retrying")
 
 
 def phases_for(platform: str) -> tuple[str, ...]:
-    return _PHASES.get(platform, (subjects.PHASE_FACADE,))
+    return PLATFORM_PHASES.get(platform, (subjects.PHASE_FACADE,))
 
 
 def retry_delay(failures: int, *, retry_s: float, recollect_s: float) -> float:

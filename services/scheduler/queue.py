@@ -20,16 +20,22 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from services.scheduler.policy import IN_FLIGHT, Entry, phases_for
+from services.scheduler.policy import IN_FLIGHT, PLATFORM_PHASES, Entry, phases_for
 
 REPO_COLUMNS = "r.repo_id, r.url, r.platform, r.host, r.owner, r.name, r.registered_at"
 
+# The repository's state is looked up per entry (a scalar subquery, never a join the planner
+# could turn into a scan of every repository), in queue order, until the budget is filled.
+_ACTIVE = "(SELECT r.state FROM data.repos r WHERE r.repo_id = s.repo_id) = 'active'"
+
 _DUE = f"""
 SELECT {REPO_COLUMNS}, s.phase, s.next_due, s.priority, s.urgent
-FROM ops.collection_status s JOIN data.repos r ON r.repo_id = s.repo_id AND r.state = 'active'
-WHERE s.phase = $1 AND s.state IN ('new', 'done', 'error') AND s.next_due <= $2
+FROM (SELECT s.repo_id, s.phase, s.next_due, s.priority, s.urgent FROM ops.collection_status s
+      WHERE s.phase = $1 AND s.state IN ('new', 'done', 'error') AND s.next_due <= $2 AND {_ACTIVE}
+      ORDER BY s.urgent DESC, s.priority DESC, s.next_due
+      LIMIT $3) s
+JOIN data.repos r ON r.repo_id = s.repo_id
 ORDER BY s.urgent DESC, s.priority DESC, s.next_due
-LIMIT $3
 """
 
 _COMMITTED = """
@@ -50,10 +56,11 @@ WHERE state IN ({", ".join(f"'{s}'" for s in IN_FLIGHT)}) GROUP BY phase
 
 _STUCK = f"""
 SELECT {REPO_COLUMNS}, s.phase, s.updated_at, s.priority, s.urgent
-FROM ops.collection_status s JOIN data.repos r ON r.repo_id = s.repo_id AND r.state = 'active'
-WHERE s.phase = $1 AND s.state IN ({", ".join(f"'{s}'" for s in IN_FLIGHT)}) AND s.updated_at <= $2
-ORDER BY s.updated_at
-LIMIT $3
+FROM (SELECT s.repo_id, s.phase, s.updated_at, s.priority, s.urgent FROM ops.collection_status s
+      WHERE s.phase = $1 AND s.state IN ({", ".join(f"'{s}'" for s in IN_FLIGHT)}) AND s.updated_at <= $2 AND {_ACTIVE}
+      ORDER BY s.updated_at
+      LIMIT $3) s
+JOIN data.repos r ON r.repo_id = s.repo_id
 """
 
 _NEW = f"""
@@ -67,13 +74,17 @@ ORDER BY r.registered_at
 LIMIT $2
 """
 
+# Repositories with fewer entries than their platform has phases ($1, $2: platform, phase count;
+# $3: the count of any other platform). One pass over both tables; only the few short ones return.
 _SWEEP = f"""
-SELECT {REPO_COLUMNS}, coalesce(rs.priority, gs.priority, 0) AS priority,
-       array(SELECT s.phase FROM ops.collection_status s WHERE s.repo_id = r.repo_id) AS phases
+WITH counts AS (SELECT repo_id, array_agg(phase) AS phases FROM ops.collection_status GROUP BY repo_id)
+SELECT {REPO_COLUMNS}, coalesce(rs.priority, gs.priority, 0) AS priority, coalesce(c.phases, '{{}}') AS phases
 FROM data.repos r
+LEFT JOIN counts c ON c.repo_id = r.repo_id
+LEFT JOIN unnest($1::text[], $2::int[]) AS p(platform, n) ON p.platform = r.platform
 LEFT JOIN ops.repo_settings rs ON rs.repo_id = r.repo_id
 LEFT JOIN ops.group_settings gs ON gs.repo_group_id = r.repo_group_id
-WHERE r.state = 'active'
+WHERE r.state = 'active' AND coalesce(cardinality(c.phases), 0) < coalesce(p.n, $3)
 """
 
 # Registrations commit after their transaction's now(): look this far back for them.
@@ -158,7 +169,10 @@ class QueueReader:
     async def sweep(self) -> int:
         """Every active repository's phases that have no entry; returns how many were found."""
         found = 0
-        for r in await self.pool.fetch(_SWEEP):
+        platforms = sorted(PLATFORM_PHASES)
+        rows = await self.pool.fetch(_SWEEP, platforms, [len(PLATFORM_PHASES[p]) for p in platforms],
+                                     len(phases_for("")))
+        for r in rows:
             repo = Repo.of(r)
             for phase in phases_for(repo.platform):
                 if phase not in r["phases"] and (repo.repo_id, phase) not in self.missing:
