@@ -184,7 +184,9 @@ class QueueReader:
     async def still_missing(self, entries: list[Entry]) -> list[Entry]:
         """Of these entries without a status row when found, the ones that still have none (another
         replica may have dispatched them since: dispatching again would run a finished job)."""
-        keys = [(e.repo_id, e.phase) for e in entries if (e.repo_id, e.phase) in self.missing]
+        # Only the entries that came from ``missing`` (a due entry of the same phase, e.g. one just
+        # prioritized, has its row: that is what it was read from).
+        keys = [(e.repo_id, e.phase) for e in entries if self.missing.get((e.repo_id, e.phase), (None,))[0] is e]
         if not keys:
             return entries
         rows = await self.pool.fetch(
