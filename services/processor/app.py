@@ -13,6 +13,7 @@ import contextlib
 import gc
 import time
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -127,22 +128,27 @@ class Processor(Service):
     def healthy(self) -> bool:
         return all(t is None or not t.done() for t in (self._loop_task, self._dlq_task))
 
+    async def _fetch(self, sub: Any, batch: int, timeout: float, failed: str) -> list[Msg]:
+        """The next messages of a consumer; none after a timeout, or (after a pause) a failure."""
+        try:
+            return await sub.fetch(batch, timeout=timeout)  # type: ignore[no-any-return]
+        # nats-py raises its own TimeoutError, or asyncio's from deep inside fetch.
+        except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            return []
+        except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
+            if not self._stopping.is_set():
+                await asyncio.sleep(0.5)
+            return []
+        except Exception:  # noqa: BLE001 - e.g. a consumer deleted under us: say so, keep trying
+            self.log.exception(failed)
+            await asyncio.sleep(1.0)
+            return []
+
     async def _consume(self) -> None:
         batch = self.settings.processor_batch
         while not self._stopping.is_set():
-            try:
-                msgs = await self._sub.fetch(batch, timeout=0.25)
-            # nats-py raises its own TimeoutError, or asyncio's from deep inside fetch.
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
-                continue
-            except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
-                if self._stopping.is_set():
-                    return
-                await asyncio.sleep(0.5)
-                continue
-            except Exception:  # noqa: BLE001 - e.g. a consumer deleted under us: say so, keep trying
-                self.log.exception("fetch.failed")
-                await asyncio.sleep(1.0)
+            msgs = await self._fetch(self._sub, batch, 0.25, "fetch.failed")
+            if not msgs:
                 continue
             try:
                 with _gc_paused():
@@ -237,18 +243,8 @@ class Processor(Service):
 
     async def _consume_dead_letters(self) -> None:
         while not self._stopping.is_set():
-            try:
-                msgs = await self._dlq_sub.fetch(100, timeout=1.0)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
-                continue
-            except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
-                if self._stopping.is_set():
-                    return
-                await asyncio.sleep(0.5)
-                continue
-            except Exception:  # noqa: BLE001 - keep recording once the stream is back
-                self.log.exception("deadletters.fetch_failed")
-                await asyncio.sleep(1.0)
+            msgs = await self._fetch(self._dlq_sub, 100, 1.0, "deadletters.fetch_failed")
+            if not msgs:
                 continue
             letters = [deadletters.describe(m.subject, m.headers, m.data, m.metadata.sequence.stream) for m in msgs]
             try:

@@ -16,6 +16,7 @@ import msgspec
 
 from services.scheduler.dispatch import Dispatcher, repo_job
 from services.scheduler.policy import IN_FLIGHT, is_stuck, phases_for
+from services.scheduler.queue import Repo
 from shared.errors import WatershedError
 from shared.events import subjects, v1
 from shared.events.jetstream import MSG_ID_HEADER, Publisher
@@ -115,7 +116,7 @@ class Control:
             # A repository registered just now is also dispatched by the loop (woken by its
             # registration), as due at registered_at; the same due time names the same job,
             # so the two dispatches are one job and not two racing ones.
-            todo.append(repo_job(_Row(repo), phase, repo["registered_at"] if created else now, full=full))
+            todo.append(repo_job(Repo.of(repo), phase, repo["registered_at"] if created else now, full=full))
         for sent in await self._dispatcher().send(todo):
             jobs[sent.job.phase] = sent.job.job_id
         return jobs
@@ -289,18 +290,9 @@ class Control:
         if status is not None and status["state"] in IN_FLIGHT and not is_stuck(
                 status["state"], status["updated_at"], now, self.settings.job_stuck_timeout_s):
             return status["job_id"]  # type: ignore[no-any-return]
-        (sent,) = await self._dispatcher().send([repo_job(_Row(repo), old.phase, now, full=old.full, suffix="-retry")])
+        (sent,) = await self._dispatcher().send([repo_job(Repo.of(repo), old.phase, now, full=old.full,
+                                                          suffix="-retry")])
         return sent.job.job_id
-
-
-class _Row:
-    """Attribute access to a repository record, for :func:`repo_job`."""
-
-    def __init__(self, record: asyncpg.Record) -> None:
-        self._record = record
-
-    def __getattr__(self, name: str) -> object:
-        return self._record[name]
 
 
 def _merged(request: v1.SettingsRequest, priority: int | None, interval: float | None) -> tuple[int | None, float | None]:

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 import msgspec
 from nats.js import JetStreamContext
 
+from services.scheduler.queue import Repo
 from shared.events import subjects, v1
 from shared.events.jetstream import MSG_ID_HEADER, Publisher
 
@@ -29,12 +30,11 @@ class Sent:
     duplicate: bool  # JetStream had it already: dispatched before, by us or another replica
 
 
-def repo_job(repo: object, phase: str, due: datetime, *, full: bool = False, suffix: str = "") -> v1.Job:
-    """The job of one phase of a repository (``repo``: anything with the repository columns)."""
-    job_id = v1.job_id(phase, repo.repo_id, due) + suffix + ("-full" if full else "")  # type: ignore[attr-defined]
-    return v1.Job(job_id=job_id, repo_id=repo.repo_id, phase=phase, url=repo.url,  # type: ignore[attr-defined]
-                  platform=repo.platform, host=repo.host, owner=repo.owner, name=repo.name,  # type: ignore[attr-defined]
-                  full=full)
+def repo_job(repo: Repo, phase: str, due: datetime, *, full: bool = False, suffix: str = "") -> v1.Job:
+    """The job of one phase of a repository, named by what is due."""
+    job_id = v1.job_id(phase, repo.repo_id, due) + suffix + ("-full" if full else "")
+    return v1.Job(job_id=job_id, repo_id=repo.repo_id, phase=phase, url=repo.url, platform=repo.platform,
+                  host=repo.host, owner=repo.owner, name=repo.name, full=full)
 
 
 class Dispatcher:
