@@ -98,10 +98,10 @@ class Collector(JobWorker):
             else:
                 raise FatalError(f"{job.url}: unknown job kind {job.kind!r} (a newer scheduler?)")
         finally:
-            if job.kind != v1.KIND_REPO:
-                counts = client.counts
-                ctx.requests, ctx.requests_graphql = counts.requests, counts.graphql
-                ctx.not_modified, ctx.charged = counts.not_modified, counts.charged
+            # Whatever the kind, the job's marker says what it cost.
+            counts = client.counts
+            ctx.requests, ctx.requests_graphql = counts.requests, counts.graphql
+            ctx.not_modified, ctx.charged = counts.not_modified, counts.charged
             self.metrics.forge_requests.labels(service=self.name, platform=job.platform,
                                                host=client.host).inc(client.requests)
 

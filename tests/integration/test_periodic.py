@@ -1,5 +1,6 @@
 """Periodic work on one replica at a time (a lease in a JetStream key-value bucket, on a real
-server: the in-memory test broker has no KV), and the processor's refresh of materialized views."""
+server: the in-memory test broker has no KV), of two scheduler replicas too, and the processor's
+refresh of materialized views."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ import asyncpg
 import nats
 import pytest
 
+from services.scheduler.app import create_app as create_scheduler
 from services.scheduler.periodic import Lease, Periodic, PeriodicTask, bucket
+from shared.db import apply_migrations
 from shared.events import subjects, v1
 from shared.events.jetstream import Publisher
 from shared.logging import get_logger
+from shared.metrics import Metrics
 from shared.settings import load_settings
 from tests.integration.test_processor_children import wait_for
 from watershed.pipeline import Pipeline
@@ -126,3 +130,29 @@ async def test_the_processor_refreshes_every_materialized_view(nats_url: str, fr
             await wait_for(conn, "SELECT count(*) FROM ops.view_refreshes WHERE run_id = 'some'", 2)
         finally:
             await conn.close()
+
+
+async def test_of_two_scheduler_replicas_one_runs_the_periodic_work(nats_url: str, fresh_database_url: str,
+                                                                     tmp_path: Path) -> None:
+    await apply_migrations(fresh_database_url)
+    settings = load_settings({}, nats_url=nats_url, database_url=fresh_database_url, data_dir=tmp_path / "data",
+                             leader_ttl_s=TTL, views_refresh_interval_s=0.3, org_refresh_interval_s=0,
+                             breadth_interval_s=0, scheduler_tick_s=3600.0)
+    first, second = create_scheduler(settings, Metrics()), create_scheduler(settings, Metrics())
+    await first.start()
+    await second.start()
+    stopped = []
+    try:
+        await asyncio.sleep(2.5)
+        runs = {s: s.periodic.runs for s in (first, second)}  # type: ignore[union-attr]
+        leader = max(runs, key=runs.__getitem__)
+        other = second if leader is first else first
+        assert runs[leader] >= 2 and runs[other] == 0, runs  # it looks once a second
+        await leader.stop()
+        stopped.append(leader)
+        await asyncio.sleep(TTL + 2.0)
+        assert other.periodic.runs >= 2  # type: ignore[union-attr]
+    finally:
+        for scheduler in (first, second):
+            if scheduler not in stopped:
+                await scheduler.stop()
