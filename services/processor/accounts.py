@@ -77,14 +77,14 @@ class Synced:
     group: str
     listed: int
     added: list[int] = field(default_factory=list)
-    renamed: int = 0
+    renamed_ids: list[int] = field(default_factory=list)
     unlisted: int = 0
     relisted: int = 0
     unchanged: bool = False
 
     def event(self) -> v1.AccountSynced:
         return v1.AccountSynced(source_id=self.source_id, job_id=self.job_id, group=self.group, listed=self.listed,
-                                added=self.added, renamed=self.renamed, unlisted=self.unlisted,
+                                added=self.added, renamed=len(self.renamed_ids), unlisted=self.unlisted,
                                 relisted=self.relisted, unchanged=self.unchanged)
 
 
@@ -138,8 +138,7 @@ async def _apply(conn: asyncpg.Connection, head: asyncpg.Record) -> Synced:
                     unchanged=head["unchanged"])
     if not head["unchanged"]:
         args = (head["job_id"], head["attempt"], head["host"], head["platform"])
-        renamed = await conn.fetch(_RENAME, *args)
-        synced.renamed = len(renamed)
+        synced.renamed_ids = [r["repo_id"] for r in await conn.fetch(_RENAME, *args)]
         await conn.execute(_ADOPT, *args[:3])
         synced.added = [r["repo_id"] for r in await conn.fetch(_REGISTER, *args, group_id)]
         matched = [r["repo_id"] for r in await conn.fetch(_MATCHED, *args[:3])]
@@ -170,7 +169,7 @@ async def _apply(conn: asyncpg.Connection, head: asyncpg.Record) -> Synced:
         await conn.execute(
             "INSERT INTO ops.source_repos (source_id, repo_id, listed_at) SELECT $1, unnest($2::int[]), now()"
             " ON CONFLICT (source_id, repo_id) DO UPDATE SET listed_at = now()", source, matched)
-    changes = (f"{synced.listed} listed, {len(synced.added)} added, {synced.renamed} renamed,"
+    changes = (f"{synced.listed} listed, {len(synced.added)} added, {len(synced.renamed_ids)} renamed,"
                f" {synced.unlisted} unlisted, {synced.relisted} listed again") if not synced.unchanged else "unchanged"
     await conn.execute(
         "UPDATE ops.group_sources SET listed_at = now(), listed_job_id = $6, listed_count = $2,"

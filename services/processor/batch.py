@@ -31,19 +31,29 @@ class BatchResult:
     written: Counter[str] = field(default_factory=Counter)
 
 
-async def apply_facts(conn: asyncpg.Connection, sql: Statements,
-                      events: Sequence[v1.JobEvent]) -> tuple[Counter[str], list[v1.JobEvent]]:
-    """Upsert the rows of repository facts; returns rows written per entity and the events
-    applied (a repository deleted meanwhile has its late facts dropped)."""
+@dataclass
+class Facts:
+    written: Counter[str] = field(default_factory=Counter)
+    applied: list[v1.JobEvent] = field(default_factory=list)  # a repository deleted meanwhile: its facts dropped
+    renamed: list[int] = field(default_factory=list)  # repositories that took a new URL
+
+
+async def apply_facts(conn: asyncpg.Connection, sql: Statements, events: Sequence[v1.JobEvent]) -> Facts:
+    """Upsert the rows of repository facts."""
     if not events:
-        return Counter(), []
+        return Facts()
     repo_ids = list({e.repo_id for e in events})
     # Accounts are named per server: a GitHub Enterprise user 42 is not github.com's.
-    platforms = {r["repo_id"]: identity_namespace(r["platform"], r["host"]) for r in await conn.fetch(
-        "SELECT repo_id, platform, host FROM data.repos WHERE repo_id = ANY($1::int[])", repo_ids)}
+    known = {r["repo_id"]: r for r in await conn.fetch(
+        "SELECT repo_id, platform, host, url FROM data.repos WHERE repo_id = ANY($1::int[])", repo_ids)}
+    platforms = {rid: identity_namespace(r["platform"], r["host"]) for rid, r in known.items()}
     applied = [e for e in events if e.repo_id in platforms]
     written = await apply_rows(conn, sql, build_rows(applied, platforms))  # type: ignore[arg-type]
-    return written, applied
+    observed = [e.repo_id for e in applied if isinstance(e, v1.RepoObserved)]
+    renamed = [r["repo_id"] for r in await conn.fetch(
+        "SELECT repo_id, url FROM data.repos WHERE repo_id = ANY($1::int[])", observed)
+        if r["url"] != known[r["repo_id"]]["url"]] if observed else []
+    return Facts(written, applied, renamed)
 
 
 def is_fact(event: v1.StagedEvent) -> bool:
@@ -65,10 +75,13 @@ async def apply_batch(conn: asyncpg.Connection, sql: Statements, events: Sequenc
     data = [e for e in events if is_fact(e)]
     fresh = await jobs.claim_messages(conn, data)  # type: ignore[arg-type]
     todo = [e for e in data if (e.job_id, e.attempt, e.seq) in fresh]  # type: ignore[union-attr]
-    result.written, applied = await apply_facts(conn, sql, todo)  # type: ignore[arg-type]
-    if applied:
-        await jobs.record_started(conn, {e.job_id for e in applied})
-        await jobs.record_cursors(conn, [e for e in applied if isinstance(e, v1.CursorObserved)])
+    facts = await apply_facts(conn, sql, todo)  # type: ignore[arg-type]
+    result.written = facts.written
+    # A renamed repository's identity carries its new URL: a replay asked by that URL finds it.
+    result.identify.extend(facts.renamed)
+    if facts.applied:
+        await jobs.record_started(conn, {e.job_id for e in facts.applied})
+        await jobs.record_cursors(conn, [e for e in facts.applied if isinstance(e, v1.CursorObserved)])
 
     task_data = [e for e in events if isinstance(e, v1.TASK_EVENTS)]
     listings = await accounts.stage(conn, [e for e in task_data if isinstance(e, v1.AccountReposObserved)],
@@ -92,7 +105,7 @@ async def apply_batch(conn: asyncpg.Connection, sql: Statements, events: Sequenc
                                                requests=done.requests))
     for synced in await accounts.complete(conn, listings):
         result.progress.append(synced.event())
-        result.identify.extend(synced.added)
+        result.identify.extend(synced.added + synced.renamed_ids)
     await jobs.record_scheduled(conn, [e for e in events if isinstance(e, v1.PhaseScheduled)])
     result.views = [e.run_id for e in events if isinstance(e, v1.RefreshViews)]
     return result

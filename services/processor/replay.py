@@ -85,7 +85,7 @@ async def apply_replayed(conn: asyncpg.Connection, sql: Statements, events: list
     await control.record_repo_settings(conn, [e for e in events if isinstance(e, v1.RepoSettingsChanged)])
     facts = [e for e in events if isinstance(e, v1.JobEvent) and not isinstance(
         e, (v1.JobFinished, v1.JobRetrying, v1.CursorObserved, *v1.TASK_EVENTS))]
-    written, _ = await apply_facts(conn, sql, facts)
+    written = (await apply_facts(conn, sql, facts)).written
     activity = await tasks.apply_activity(conn, [e for e in events if isinstance(e, v1.ContributorActivityObserved)])
     cursors.see(events)
     await cursors.save(conn)

@@ -572,7 +572,7 @@ def msg_id(event: StagedEvent | ProgressEvent) -> str:
     if isinstance(event, RepoAdded):
         return f"added:{event.repo_id}"
     if isinstance(event, RepoIdentified):
-        return f"identified:{event.repo_id}"
+        return f"identified:{event.repo_id}:{event.url}"  # renamed: a new identity, not a duplicate
     if isinstance(event, RepoSettingsChanged):
         return f"repo-settings:{event.repo_id}:{_ms(event.changed_at)}"
     if isinstance(event, GroupSettingsChanged):

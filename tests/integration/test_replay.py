@@ -108,3 +108,18 @@ async def test_a_new_database_is_rebuilt_by_replaying_everything(
             await processor.stop()
         assert result.done and result.error is None and result.messages_done == result.messages_total > 0
         assert await snapshot(empty) == before
+
+
+async def test_a_renamed_repository_is_found_by_its_new_url(collect_repos: Collect, pipeline: Pipeline) -> None:
+    await collect_repos(["https://github.com/watershed-demo/old-sample"])  # the forge redirects: a rename
+    await pipeline.scheduler.stop()
+    before = await snapshot(pipeline.servers.database_url)
+    conn = await asyncpg.connect(pipeline.servers.database_url)
+    try:
+        assert await conn.fetchval("SELECT url FROM data.repos") == GITHUB_URL
+        await conn.execute("DELETE FROM data.repos")
+    finally:
+        await conn.close()
+    result = await replay(pipeline.servers.nats_url, v1.ReplayRequest(urls=[GITHUB_URL]), timeout=120)
+    assert result.done and not result.repos[0].error, result
+    assert await snapshot(pipeline.servers.database_url) == before
