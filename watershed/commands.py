@@ -4,10 +4,13 @@ replay. Registered on the ``watershed`` app by :func:`register` (see cli.py)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional, TypeVar
 
+import asyncpg
+import msgspec
 import typer
 
 from shared.errors import WatershedError
@@ -26,6 +29,8 @@ from watershed.control import (
 )
 from watershed.progress import bar
 from watershed.timespec import parse_duration, parse_since
+
+T = TypeVar("T")
 
 DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (env WATERSHED_DATA_DIR).")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
@@ -54,18 +59,27 @@ def register(app: typer.Typer) -> None:
         return v1.SettingsRequest(priority=priority, recollect_interval_s=seconds, inherit_priority=inherit_priority,
                                   inherit_interval=inherit_interval, **target)  # type: ignore[arg-type]
 
-    def send_settings(settings: Settings, body: v1.SettingsRequest, as_json: bool) -> None:
-        async def run() -> v1.SettingsReply:
+    def ask(settings: Settings, subject: str, body: v1.Struct, decoder: msgspec.json.Decoder[T]) -> T:
+        """The scheduler's answer to one request (on the running stack, or one started for it)."""
+        async def run() -> T:
             async with connect_stack(settings) as ends:
-                return await request(ends.nats_url, subjects.CONTROL_SETTINGS, body, v1.settings_reply_decoder)
+                return await request(ends.nats_url, subject, body, decoder)
 
-        reply = base._run(run())
+        return base._run(run())
+
+    def finish(reply: object, as_json: bool, show: Callable[[], None], errors: list[str]) -> NoReturn:
+        """Print the answer (JSON, or ``show``), one line per error on stderr, and exit 1 on any."""
         if as_json:
             render_ops.print_json(base.out, reply)
         else:
-            render_ops.settings_reply(base.out, reply)
-        fail_lines([f"{t.input}: {t.error}" for t in reply.targets if t.error])
-        raise typer.Exit(1 if any(t.error for t in reply.targets) else 0)
+            show()
+        fail_lines(errors)
+        raise typer.Exit(1 if errors else 0)
+
+    def send_settings(settings: Settings, body: v1.SettingsRequest, as_json: bool) -> None:
+        reply = ask(settings, subjects.CONTROL_SETTINGS, body, v1.settings_reply_decoder)
+        finish(reply, as_json, lambda: render_ops.settings_reply(base.out, reply),
+               [f"{t.input}: {t.error}" for t in reply.targets if t.error])
 
     @app.command("add-org")
     def add_org(urls: Annotated[list[str], typer.Argument(help="GitHub organization or user URLs.")],
@@ -95,8 +109,6 @@ def register(app: typer.Typer) -> None:
                     return reply, []
                 with bar(base.err, "listing repositories", enabled=not json) as update:
                     await wait_for_listing(ends.database_url, reply, timeout=timeout, on_progress=update)
-                import asyncpg
-
                 conn = await asyncpg.connect(ends.database_url)
                 try:
                     return reply, await groups_view(conn)
@@ -104,13 +116,10 @@ def register(app: typer.Typer) -> None:
                     await conn.close()
 
         reply, lines = base._run(run())
-        if json:
-            mine = {t.url for t in reply.targets}
-            render_ops.print_json(base.out, {"targets": reply.targets, "groups": [g for g in lines if g.source in mine]})
-        else:
-            render_ops.orgs(base.out, reply, lines)
-        fail_lines([f"{t.input}: {t.error}" for t in reply.targets if t.error])
-        raise typer.Exit(1 if any(t.error for t in reply.targets) else 0)
+        mine = {t.url for t in reply.targets}
+        finish({"targets": reply.targets, "groups": [g for g in lines if g.source in mine]}, json,
+               lambda: render_ops.orgs(base.out, reply, lines),
+               [f"{t.input}: {t.error}" for t in reply.targets if t.error])
 
     @app.command()
     def prioritize(urls: Urls, data_dir: DataDir = None, json: Json = False) -> None:
@@ -120,18 +129,9 @@ def register(app: typer.Typer) -> None:
             fail_lines(errors)
             raise typer.Exit(1)
 
-        async def run() -> v1.CollectReply:
-            async with connect_stack(settings) as ends:
-                return await request(ends.nats_url, subjects.CONTROL_PRIORITIZE, v1.PrioritizeRequest(urls=urls),
-                                     v1.collect_reply_decoder)
-
-        reply = base._run(run())
-        if json:
-            render_ops.print_json(base.out, reply)
-        else:
-            render_ops.prioritized(base.out, reply)
-        fail_lines([f"{t.input}: {t.error}" for t in reply.targets if t.error])
-        raise typer.Exit(1 if any(t.error for t in reply.targets) else 0)
+        reply = ask(settings, subjects.CONTROL_PRIORITIZE, v1.PrioritizeRequest(urls=urls), v1.collect_reply_decoder)
+        finish(reply, json, lambda: render_ops.prioritized(base.out, reply),
+               [f"{t.input}: {t.error}" for t in reply.targets if t.error])
 
     @app.command("set-repo")
     def set_repo(urls: Urls, priority: Priority = None, interval: Interval = None,
@@ -202,20 +202,10 @@ def register(app: typer.Typer) -> None:
         """Dispatch dead-lettered jobs again now (messages go back to the processor)."""
         if not ids and not all_:
             base._fail("give dead letter ids, or --all", 2)
-        settings = base._settings(data_dir)
-
-        async def run() -> v1.DeadLetterRetryReply:
-            async with connect_stack(settings) as ends:
-                return await request(ends.nats_url, subjects.CONTROL_DLQ_RETRY,
-                                     v1.DeadLetterRetryRequest(ids=ids or [], all=all_), v1.dlq_retry_reply_decoder)
-
-        reply = base._run(run())
-        if json:
-            render_ops.print_json(base.out, reply)
-        else:
-            render_ops.retried(base.out, reply)
-        fail_lines([f"dead letter {r.dead_letter_id}: {r.error}" for r in reply.retried if r.error])
-        raise typer.Exit(1 if any(r.error for r in reply.retried) else 0)
+        reply = ask(base._settings(data_dir), subjects.CONTROL_DLQ_RETRY,
+                    v1.DeadLetterRetryRequest(ids=ids or [], all=all_), v1.dlq_retry_reply_decoder)
+        finish(reply, json, lambda: render_ops.retried(base.out, reply),
+               [f"dead letter {r.dead_letter_id}: {r.error}" for r in reply.retried if r.error])
 
     @app.command("replay")
     def replay_cmd(urls: Annotated[Optional[list[str]], typer.Argument(help="Repository URLs (default: all).")] = None,
@@ -247,13 +237,9 @@ def register(app: typer.Typer) -> None:
 
         started = time.monotonic()
         result = base._run(run())
-        if json:
-            render_ops.print_json(base.out, result)
-        else:
-            render_ops.replayed(base.out, result, time.monotonic() - started)
-        problems = ([result.error] if result.error else []) + [f"{t.input}: {t.error}" for t in result.repos if t.error]
-        fail_lines(problems)
-        raise typer.Exit(1 if problems else 0)
+        seconds = time.monotonic() - started
+        finish(result, json, lambda: render_ops.replayed(base.out, result, seconds),
+               ([result.error] if result.error else []) + [f"{t.input}: {t.error}" for t in result.repos if t.error])
 
     # add-repo with a group and --json: the scheduler registers, the loop collects when due.
     @app.command("add-repo")
