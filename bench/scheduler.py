@@ -139,16 +139,14 @@ async def plans(pool: asyncpg.Pool) -> dict[str, str]:
     async with pool.acquire() as conn:
         for name, (sql, args) in queries.items():
             plan = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *args)
-            nodes = []
-
-            def walk(node: dict[str, Any]) -> None:
-                nodes.append(f"{node['Node Type']} {node.get('Relation Name', '')} {node.get('Index Name', '')}".strip())
-                for child in node.get("Plans", []):
-                    walk(child)
-
-            walk(json.loads(plan)[0]["Plan"])
-            found[name] = "; ".join(nodes)
+            found[name] = "; ".join(plan_nodes(json.loads(plan)[0]["Plan"]))
     return found
+
+
+def plan_nodes(node: dict[str, Any]) -> list[str]:
+    """Every node of a plan, depth first: its type, relation and index."""
+    here = f"{node['Node Type']} {node.get('Relation Name', '')} {node.get('Index Name', '')}".strip()
+    return [here] + [n for child in node.get("Plans", []) for n in plan_nodes(child)]
 
 
 def seq_scans(found: dict[str, str]) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 import asyncpg
 
@@ -56,7 +57,7 @@ async def apply_facts(conn: asyncpg.Connection, sql: Statements, events: Sequenc
     return Facts(written, applied, renamed)
 
 
-def is_fact(event: v1.StagedEvent) -> bool:
+def is_fact(event: v1.StagedEvent) -> TypeGuard[v1.JobEvent]:
     """A repository job's data message (not a marker, not a task's message)."""
     return isinstance(event, v1.JobEvent) and not isinstance(event, (*MARKERS, *v1.TASK_EVENTS))
 
@@ -73,9 +74,9 @@ async def apply_batch(conn: asyncpg.Connection, sql: Statements, events: Sequenc
     await tasks.record_dispatches(conn, [d for d in dispatched if d.task])
 
     data = [e for e in events if is_fact(e)]
-    fresh = await jobs.claim_messages(conn, data)  # type: ignore[arg-type]
-    todo = [e for e in data if (e.job_id, e.attempt, e.seq) in fresh]  # type: ignore[union-attr]
-    facts = await apply_facts(conn, sql, todo)  # type: ignore[arg-type]
+    fresh = await jobs.claim_messages(conn, data)
+    todo = [e for e in data if (e.job_id, e.attempt, e.seq) in fresh]
+    facts = await apply_facts(conn, sql, todo)
     result.written = facts.written
     # A renamed repository's identity carries its new URL: a replay asked by that URL finds it.
     result.identify.extend(facts.renamed)
@@ -97,7 +98,7 @@ async def apply_batch(conn: asyncpg.Connection, sql: Statements, events: Sequenc
     await tasks.record_retrying(conn, [e for e in retrying if e.task])
     await jobs.record_finished(conn, [e for e in finished if not e.task])
     await tasks.record_finished(conn, [e for e in finished if e.task])
-    touched = {e.job_id for e in data} | {e.job_id for e in finished if not e.task}  # type: ignore[union-attr]
+    touched = {e.job_id for e in data} | {e.job_id for e in finished if not e.task}
     await jobs.promote_checkpoints(conn, touched)
     for done in await jobs.complete_jobs(conn, touched):
         result.progress.append(v1.JobCommitted(repo_id=done.repo_id, phase=done.phase, job_id=done.job_id,

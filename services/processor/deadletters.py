@@ -11,7 +11,7 @@ retries and resolution. Recording is idempotent by the dead letter's message id.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import asyncpg
 import msgspec
@@ -44,30 +44,23 @@ def describe(subject: str, headers: Mapping[str, str] | None, data: bytes, strea
     origin = subject.removeprefix("dlq.")
     parts = origin.split(".")
     attempts = headers.get(ATTEMPTS_HEADER, "")
-    common = {
-        "msg_id": headers.get(MSG_ID_HEADER) or f"dlq-seq:{stream_seq}",
-        "subject": origin,
-        "error": headers.get(ERROR_HEADER) or "unknown error (no Watershed-Error header)",
-        "stream_seq": stream_seq,
-        "payload": data,
-        "attempts": int(attempts) if attempts.isdigit() else None,
-    }
+    letter = DeadLetter(
+        msg_id=headers.get(MSG_ID_HEADER) or f"dlq-seq:{stream_seq}", subject=origin, kind=KIND_MESSAGE,
+        error=headers.get(ERROR_HEADER) or "unknown error (no Watershed-Error header)", stream_seq=stream_seq,
+        payload=data, attempts=int(attempts) if attempts.isdigit() else None,
+    )
     if parts[0] == "cmd":
         try:
             job = v1.job_decoder.decode(data)
         except msgspec.DecodeError:
-            return DeadLetter(kind=KIND_JOB, phase=parts[1] if len(parts) > 1 else None, **common)  # type: ignore[arg-type]
-        return DeadLetter(kind=KIND_JOB, repo_id=job.repo_id or None, phase=job.phase, job_id=job.job_id,
-                          task=job.task or None, **common)  # type: ignore[arg-type]
-    repo_id = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
-    job_id = None
+            return replace(letter, kind=KIND_JOB, phase=parts[1] if len(parts) > 1 else None)
+        return replace(letter, kind=KIND_JOB, repo_id=job.repo_id or None, phase=job.phase, job_id=job.job_id,
+                       task=job.task or None)
     try:
-        event = v1.staged_decoder.decode(data)
-        job_id = getattr(event, "job_id", None)
+        job_id = getattr(v1.staged_decoder.decode(data), "job_id", None)
     except msgspec.DecodeError:
-        pass  # undecodable is why it is here
-    return DeadLetter(kind=KIND_MESSAGE, repo_id=repo_id, job_id=job_id, **common)  # type: ignore[arg-type]
-
+        job_id = None  # undecodable is why it is here
+    return replace(letter, repo_id=int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None, job_id=job_id)
 
 async def record(conn: asyncpg.Connection, letters: Sequence[DeadLetter]) -> int:
     """Insert the dead letters not recorded yet; returns how many were new."""

@@ -33,6 +33,7 @@ import asyncpg
 import msgspec
 import nats.errors
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js import api as js_api
 from nats.js.errors import NotFoundError
 
@@ -98,7 +99,7 @@ class Plan:
 
     target: v1.ReplayTarget
     filters: list[str]
-    sub: object | None = None
+    sub: JetStreamContext.PullSubscription | None = None
     total: int = 0
 
 
@@ -156,7 +157,7 @@ class Replayer:
                 if plan.target.error is None:
                     plan.sub = await js.pull_subscribe("", stream=subjects.STAGING,
                                                        config=_consumer(plan.filters, request.since))
-                    plan.total = (await plan.sub.consumer_info()).num_pending  # type: ignore[attr-defined]
+                    plan.total = (await plan.sub.consumer_info()).num_pending or 0
                     plan.target = _replace(plan.target, messages=plan.total)
             progress = v1.ReplayProgress(messages_total=sum(p.total for p in plans), repos=[p.target for p in plans])
             await report(progress)
@@ -168,7 +169,7 @@ class Replayer:
             for plan in plans:
                 if plan.sub is not None:
                     with suppress(Exception):
-                        await plan.sub.unsubscribe()  # type: ignore[attr-defined]
+                        await plan.sub.unsubscribe()
         return v1.ReplayProgress(messages_total=progress.messages_total, messages_done=done,
                                  repos=[p.target for p in plans], done=True)
 
@@ -214,9 +215,9 @@ class Replayer:
         config = js_api.ConsumerConfig(ack_policy=js_api.AckPolicy.NONE, filter_subjects=[subjects.IDENTITIES_FILTER],
                                        deliver_policy=js_api.DeliverPolicy.LAST_PER_SUBJECT, inactive_threshold=60.0)
         sub = await self.processor.js.pull_subscribe("", stream=subjects.STAGING, config=config)
-        found = []
+        found: list[v1.RepoIdentified] = []
         try:
-            pending = (await sub.consumer_info()).num_pending
+            pending = (await sub.consumer_info()).num_pending or 0
             while pending > 0:
                 msgs = await sub.fetch(min(pending, 1000), timeout=FETCH_TIMEOUT_S)
                 pending -= len(msgs)
@@ -249,9 +250,10 @@ class Replayer:
         cursors = Cursors({r["repo_id"] for r in rebuild})
         left, reported = plan.total, 0.0
         sub = plan.sub
+        assert sub is not None
         while left > 0:
             try:
-                msgs = await sub.fetch(min(left, processor.settings.processor_batch),  # type: ignore[attr-defined]
+                msgs = await sub.fetch(min(left, processor.settings.processor_batch),
                                        timeout=FETCH_TIMEOUT_S)
             except (nats.errors.TimeoutError, asyncio.TimeoutError):
                 break  # fewer than counted: the stream's retention removed some meanwhile

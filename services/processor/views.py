@@ -18,6 +18,7 @@ from contextlib import suppress
 import asyncpg
 
 from shared.events import v1
+from shared.logging import BoundLogger
 
 _VIEWS = """
 SELECT c.oid, format('%I.%I', n.nspname, c.relname) AS name, c.relispopulated AS populated,
@@ -60,7 +61,7 @@ async def refresh_views(pool: asyncpg.Pool, run_id: str) -> v1.ViewsRefreshed:
 class ViewRefresher:
     """Runs refreshes one at a time in the background; asking while one runs queues one more."""
 
-    def __init__(self, pool: Callable[[], asyncpg.Pool], report: Report, log: object) -> None:
+    def __init__(self, pool: Callable[[], asyncpg.Pool], report: Report, log: BoundLogger) -> None:
         self._pool = pool
         self._report = report
         self._log = log
@@ -78,11 +79,11 @@ class ViewRefresher:
             run_id = self._pending[0]
             try:
                 result = await refresh_views(self._pool(), run_id)
-                self._log.info("views.refreshed", run=run_id, views=len(result.views),  # type: ignore[attr-defined]
+                self._log.info("views.refreshed", run=run_id, views=len(result.views),
                                failed=len(result.failed))
                 await self._report(result)
             except Exception:  # noqa: BLE001 - the next period tries again
-                self._log.exception("views.refresh_failed", run=run_id)  # type: ignore[attr-defined]
+                self._log.exception("views.refresh_failed", run=run_id)
             # Later requests made while this one ran are served by one more refresh, not several.
             self._pending = self._pending[-1:] if len(self._pending) > 1 else []
 

@@ -228,7 +228,7 @@ class Control:
             return None
         if source["state"] in IN_FLIGHT and not is_stuck(source["state"], source["updated_at"], _now(),
                                                           self.settings.job_stuck_timeout_s):
-            return source["job_id"]  # type: ignore[no-any-return]
+            return str(source["job_id"])
         task = subjects.task_key(v1.KIND_ACCOUNT, source_id)
         job = v1.Job(job_id=f"{task}-{suffix}", repo_id=0, phase=subjects.PHASE_COLLECTOR, url=source["url"],
                      platform=source["platform"], host=source["host"], owner=source["account"],
@@ -289,7 +289,7 @@ class Control:
                                           " WHERE repo_id = $1 AND phase = $2", old.repo_id, old.phase)
         if status is not None and status["state"] in IN_FLIGHT and not is_stuck(
                 status["state"], status["updated_at"], now, self.settings.job_stuck_timeout_s):
-            return status["job_id"]  # type: ignore[no-any-return]
+            return str(status["job_id"])
         (sent,) = await self._dispatcher().send([repo_job(Repo.of(repo), old.phase, now, full=old.full,
                                                           suffix="-retry")])
         return sent.job.job_id

@@ -29,6 +29,7 @@ from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSe
 from nats.js.kv import KeyValue
 
 from shared.events import subjects
+from shared.logging import BoundLogger
 
 SAFETY = 0.8  # of the TTL: how long after a renewal the holder still acts as one
 RETRY_FAILED_S = 60.0  # a task that failed runs again after this long (or its interval, if shorter)
@@ -110,7 +111,7 @@ class PeriodicTask:
 class Periodic:
     """Runs the tasks on the lease holder; every replica runs one, only one does the work."""
 
-    def __init__(self, js: JetStreamContext, tasks: list[PeriodicTask], *, ttl_s: float, log: object,
+    def __init__(self, js: JetStreamContext, tasks: list[PeriodicTask], *, ttl_s: float, log: BoundLogger,
                  holder: str | None = None, poll_s: float = 1.0) -> None:
         self.js = js
         self.tasks = [t for t in tasks if t.interval_s > 0]
@@ -155,9 +156,9 @@ class Periodic:
                 held = await self.lease.refresh()
             except Exception:  # noqa: BLE001 - NATS away: the lease lapses by itself
                 held = False
-                self.log.warning("lease.refresh_failed")  # type: ignore[attr-defined]
+                self.log.warning("lease.refresh_failed")
             if held != was:
-                self.log.info("lease.taken" if held else "lease.lost", holder=self.holder)  # type: ignore[attr-defined]
+                self.log.info("lease.taken" if held else "lease.lost", holder=self.holder)
                 was = held
             with suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self.ttl_s / 3)
@@ -189,10 +190,10 @@ class Periodic:
             await task.run(task.slot(now))
         except Exception:  # noqa: BLE001 - tried again a little later
             self._failed[task.name] = now
-            self.log.exception("periodic.failed", task=task.name)  # type: ignore[attr-defined]
+            self.log.exception("periodic.failed", task=task.name)
             return
         self._failed.pop(task.name, None)
         self.runs += 1
         await self._last.put(task.name, repr(now).encode())
-        self.log.info("periodic.ran", task=task.name, seconds=round(time.perf_counter() - started, 3),  # type: ignore[attr-defined]
+        self.log.info("periodic.ran", task=task.name, seconds=round(time.perf_counter() - started, 3),
                       at=datetime.fromtimestamp(now, timezone.utc).isoformat())

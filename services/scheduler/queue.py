@@ -157,7 +157,7 @@ class QueueReader:
             # Everything registered since ``since`` was seen; what is not dispatched now has an
             # entry in ``missing`` until it is.
             self.watermark = now - VISIBILITY_MARGIN
-        found = []
+        found: list[tuple[Entry, Repo]] = []
         for r in rows:
             repo = Repo.of(r)
             found.extend((Entry(repo_id=repo.repo_id, phase=phase, due=repo.registered_at, priority=r["priority"]),

@@ -5,6 +5,7 @@ refresh of materialized views."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -80,7 +81,7 @@ async def test_two_replicas_run_periodic_work_one_at_a_time(nats_url: str) -> No
         await asyncio.sleep(TTL + 2.0)
         assert {name for name, _, _ in runs[count:]} == {follower.holder}
         intervals = sorted((start, end) for _, start, end in runs)
-        assert all(b[0] >= a[1] for a, b in zip(intervals, intervals[1:])), "runs never overlap"
+        assert all(b[0] >= a[1] for a, b in itertools.pairwise(intervals)), "runs never overlap"
     finally:
         await one.stop()
         await two.stop()

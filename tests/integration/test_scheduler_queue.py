@@ -5,6 +5,7 @@ facade workers) never running one phase of one repository twice at once."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -150,7 +151,7 @@ async def test_two_schedulers_and_two_workers_never_run_one_phase_twice_at_once(
     assert min(len({j.job_id for j in js}) for js in by_repo.values()) >= 3, "each repository collected again and again"
     for runs in by_repo.values():
         runs.sort(key=lambda j: j.started_at)  # type: ignore[arg-type, return-value]
-        for before, after in zip(runs, runs[1:]):
+        for before, after in itertools.pairwise(runs):
             assert after.started_at >= before.finished_at, msgspec.json.encode([before, after])  # type: ignore[operator]
         assert len({j.job_id for j in runs}) == len(runs), "no job ran twice"
     assert sum(1 for j in jobs if j.error) == 0
