@@ -169,7 +169,10 @@ class Periodic:
                 for task in self.tasks:
                     if self._stopping.is_set() or not self.lease.held:
                         break
-                    await self._maybe_run(task)
+                    try:
+                        await self._maybe_run(task)
+                    except Exception:  # noqa: BLE001 - the bucket unreachable: look again next time
+                        self.log.warning("periodic.unavailable", task=task.name)
             with suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self.poll_s)
 
