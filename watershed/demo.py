@@ -8,10 +8,14 @@ from rich.console import Console
 
 from shared.fakeforge import SAMPLE_REPO, demo_forge
 from shared.runner import stop_event_on_signals
+from shared.secret import Secret
 from shared.settings import Settings
 from watershed import render
 from watershed.client import reports_for, request_collection, wait_for_jobs
 from watershed.pipeline import Pipeline
+
+
+DEMO_TOKEN = "watershed-demo-token"
 
 
 async def run_demo(base: Settings, console: Console, *, as_json: bool, serve: bool) -> bool:
@@ -22,6 +26,9 @@ async def run_demo(base: Settings, console: Console, *, as_json: bool, serve: bo
         settings = base.replace(
             github_api_url=forge.base_url, github_git_url=f"{forge.base_url}/git",
             facade_allow_local=True, nats_url=None, database_url=None,
+            # The fake forge takes any token. Without one it allows 60 requests an hour, as GitHub
+            # does, and a pass over the sample (pull request children over REST) needs more.
+            github_tokens=base.github_tokens or (Secret(DEMO_TOKEN),),
         )
         urls = [f"https://github.com/{SAMPLE_REPO}", str(workdir / "sample")]
         stop = stop_event_on_signals() if serve else None
