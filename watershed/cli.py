@@ -92,6 +92,12 @@ def _collect(urls: list[str], data_dir: Path | None, json: bool, timeout: float,
     with bar(err, "collecting", enabled=not json) as update:
         reports, seconds = _run(collect(settings, urls, timeout=timeout, full=full, on_progress=update))
     render.summary(out, reports, seconds, as_json=json)
+    if full:
+        for report in reports:
+            if report.running:
+                err.print(f"[yellow]warning:[/] {render.escape(report.url)}: {', '.join(report.running)} was running"
+                          " already: that job was waited for, not a full resync; run recollect again for one",
+                          soft_wrap=True)
     failed = [r for r in reports if r.failed]
     # One line per failed repository, never wrapped: scripts grep it, people read it once.
     for report in failed:

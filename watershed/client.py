@@ -161,7 +161,9 @@ async def reports_for(database_url: str, reply: v1.CollectReply) -> list[RepoRep
             if target.repo_id is None:
                 reports.append(RepoReport(url=target.url or target.input, error=target.error))
             else:
-                reports.append(await repo_report(conn, target.repo_id))
+                report = await repo_report(conn, target.repo_id)
+                report.running = list(target.running)
+                reports.append(report)
         return reports
     finally:
         await conn.close()

@@ -93,25 +93,28 @@ class Control:
                 targets.append(v1.CollectTarget(input=text, url=ref.url, error=f"registration {NOT_RECORDED}"))
                 continue
             jobs: dict[str, str] = {}
+            running: list[str] = []
             if request.dispatch:
-                jobs = await self._collect_now(repo, created, request.full)
+                jobs, running = await self._collect_now(repo, created, request.full)
             targets.append(v1.CollectTarget(input=text, url=ref.url, repo_id=repo["repo_id"], created=created,
-                                            jobs=jobs))
+                                            jobs=jobs, running=running))
         if not request.dispatch:
             self._wake()
         return v1.CollectReply(targets=targets)
 
-    async def _collect_now(self, repo: asyncpg.Record, created: bool, full: bool) -> dict[str, str]:
+    async def _collect_now(self, repo: asyncpg.Record, created: bool, full: bool) -> tuple[dict[str, str], list[str]]:
         now = _now()
         running = {r["phase"]: r for r in await self.pool.fetch(
             "SELECT phase, job_id, state, updated_at FROM ops.collection_status WHERE repo_id = $1", repo["repo_id"])}
         jobs: dict[str, str] = {}
+        busy: list[str] = []
         todo = []
         for phase in phases_for(repo["platform"]):
             current = running.get(phase)
             if current is not None and current["state"] in IN_FLIGHT and not is_stuck(
                     current["state"], current["updated_at"], now, self.settings.job_stuck_timeout_s):
                 jobs[phase] = current["job_id"]  # never two jobs of one phase at once
+                busy.append(phase)
                 continue
             # A repository registered just now is also dispatched by the loop (woken by its
             # registration), as due at registered_at; the same due time names the same job,
@@ -119,7 +122,7 @@ class Control:
             todo.append(repo_job(Repo.of(repo), phase, repo["registered_at"] if created else now, full=full))
         for sent in await self._dispatcher().send(todo):
             jobs[sent.job.phase] = sent.job.job_id
-        return jobs
+        return jobs, busy
 
     # ------------------------------------------------------------------ settings, priority
 

@@ -439,6 +439,7 @@ class CollectTarget(Part):
     created: bool = False
     jobs: dict[str, str] = {}
     error: str | None = None
+    running: list[str] = []  # phases whose job was queued or running already: that job is in ``jobs``
 
 
 class CollectReply(Struct, tag="collect_reply"):

@@ -88,6 +88,11 @@ async def test_dispatch_follows_the_queue_order_within_the_budgets(nats_url: str
                 # Urgent first, then the group's priority 10, within the batch of 3.
                 assert set(await queued(conn)) == {"p", "v1", "v2"}
                 assert not await conn.fetchval("SELECT urgent FROM ops.collection_status WHERE repo_id = $1", ids["p"])
+                # Asked to collect now, a phase already queued is not dispatched twice: its job is the answer.
+                queued_job = await conn.fetchval("SELECT job_id FROM ops.collection_status WHERE repo_id = $1",
+                                                 ids["p"])
+                reply = await request_collection(nats_url, ["https://git.example.org/q/p"], dispatch=True)
+                assert (reply.targets[0].jobs, reply.targets[0].running) == ({"facade": queued_job}, ["facade"])
                 assert await scheduler.run_pass() == 2  # 5 in flight at most
                 await wait_for(conn, "SELECT count(*) FROM ops.collection_status WHERE state = 'queued'", 5)
                 # Then the repository's own priority 5, then the earliest registered of the rest.
