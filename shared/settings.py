@@ -179,6 +179,14 @@ class Settings:
     recollect_interval_s: float = 86400.0
     retry_interval_s: float = 3600.0
     scheduler_tick_s: float = 5.0
+    scheduler_batch: int = 200
+    scheduler_max_in_flight: int = 2000
+    job_stuck_timeout_s: float = 21600.0
+    leader_ttl_s: float = 15.0
+    org_refresh_interval_s: float = 86400.0
+    breadth_interval_s: float = 3600.0
+    breadth_logins: int = 200
+    views_refresh_interval_s: float = 3600.0
     job_ack_wait_s: float = 300.0
     job_max_deliver: int = 5
     shutdown_grace_s: float = 20.0
@@ -254,6 +262,15 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         recollect_interval_s=env.number("RECOLLECT_INTERVAL", 86400.0, minimum=1.0),
         retry_interval_s=env.number("RETRY_INTERVAL", 3600.0, minimum=1.0),
         scheduler_tick_s=env.number("SCHEDULER_TICK", 5.0, minimum=0.05),
+        scheduler_batch=env.integer("SCHEDULER_BATCH", 200, minimum=1, maximum=100_000),
+        scheduler_max_in_flight=env.integer("SCHEDULER_MAX_IN_FLIGHT", 2000, minimum=1, maximum=10_000_000),
+        job_stuck_timeout_s=env.number("JOB_STUCK_TIMEOUT", 21600.0, minimum=60.0),
+        leader_ttl_s=env.number("LEADER_TTL", 15.0, minimum=1.0),
+        # Periodic work; 0 turns a task off.
+        org_refresh_interval_s=env.number("ORG_REFRESH_INTERVAL", 86400.0, minimum=0.0),
+        breadth_interval_s=env.number("BREADTH_INTERVAL", 3600.0, minimum=0.0),
+        breadth_logins=env.integer("BREADTH_LOGINS", 200, minimum=1, maximum=1_000_000),
+        views_refresh_interval_s=env.number("VIEWS_REFRESH_INTERVAL", 3600.0, minimum=0.0),
         job_ack_wait_s=env.number("JOB_ACK_WAIT", 300.0, minimum=1.0),
         job_max_deliver=env.integer("JOB_MAX_DELIVER", 5, minimum=1, maximum=100),
         shutdown_grace_s=env.number("SHUTDOWN_GRACE", 20.0, minimum=0.0),

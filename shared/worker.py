@@ -25,7 +25,7 @@ from faststream.nats import ConsumerConfig, JStream, NatsMessage, PullSub
 
 from shared.errors import ACTIONS, Action, ErrorKind, FatalError, RateLimitedError, classify
 from shared.events import subjects, v1
-from shared.events.jetstream import MSG_ID_HEADER, Publisher, chunk_by_size
+from shared.events.jetstream import ATTEMPTS_HEADER, ERROR_HEADER, MSG_ID_HEADER, Publisher, chunk_by_size
 from shared.forge.http import backoff_delay
 from shared.logging import RedactingFilter
 from shared.service import Service
@@ -60,7 +60,7 @@ class JobContext:
         event = event_type(repo_id=self.job.repo_id, job_id=self.job.job_id, attempt=self.attempt,
                            seq=self.seq, **fields)
         self.seq += 1
-        await self.publisher.send(subjects.event_subject(self.source, self.job.repo_id, kind), event)
+        await self.publisher.send(subjects.event_subject(self.source, self.job.key, kind), event)
 
     async def emit_items(self, event_type: type[v1.JobEvent], kind: str, items: list[Any], max_items: int = 100) -> None:
         """Publish items in messages small enough for NATS."""
@@ -71,7 +71,7 @@ class JobContext:
         """The note that this attempt failed and the job will be delivered again."""
         return v1.JobRetrying(repo_id=self.job.repo_id, job_id=self.job.job_id, attempt=self.attempt, seq=self.seq,
                               phase=self.job.phase, error=self.describe(error), error_kind=kind.value,
-                              retry_at=retry_at)
+                              retry_at=retry_at, task=self.job.task)
 
     def finished(self, error: BaseException | None) -> v1.JobFinished:
         """The job's marker. After a failure only the messages JetStream acknowledged are
@@ -84,7 +84,7 @@ class JobContext:
             phase=self.job.phase, messages=self.seq if error is None else self.publisher.published,
             requests=self.requests, requests_graphql=self.requests_graphql, not_modified=self.not_modified,
             charged=self.charged, error=message, error_kind=kind,
-            started_at=self.started_at, finished_at=datetime.now(timezone.utc),
+            started_at=self.started_at, finished_at=datetime.now(timezone.utc), task=self.job.task,
         )
 
 
@@ -144,7 +144,7 @@ class JobWorker(Service):
         finally:
             beat.cancel()
             self.metrics.job_seconds.labels(service=self.name, phase=self.phase).observe(time.perf_counter() - started)
-        await self._report(ctx.finished(None))
+        await self._report(job, ctx.finished(None))
         await msg.ack()
         self.metrics.jobs.labels(service=self.name, phase=self.phase, outcome="ok").inc()
         log.info("job.finished", messages=ctx.seq, requests=ctx.requests)
@@ -161,7 +161,7 @@ class JobWorker(Service):
             self.metrics.jobs.labels(service=self.name, phase=self.phase, outcome="retry").inc()
             retry_at = datetime.now(timezone.utc) + timedelta(seconds=delay)
             try:
-                await self._report(ctx.retrying(exc, kind, retry_at))
+                await self._report(job, ctx.retrying(exc, kind, retry_at))
             except Exception as note_exc:  # noqa: BLE001 - a lost note delays what the status shows, not the retry
                 log.warning("job.retry_note_failed", error=type(note_exc).__name__)
             await msg.nack(delay=delay)
@@ -171,18 +171,19 @@ class JobWorker(Service):
             self.metrics.dead_lettered.labels(service=self.name).inc()
             await self.js.publish(
                 subjects.deadletter_subject(msg.raw_message.subject), msg.raw_message.data,
-                headers={MSG_ID_HEADER: f"dlq:{job.job_id}", "Watershed-Error": f"{kind.value}: {ctx.describe(exc, 900)}"},
+                headers={MSG_ID_HEADER: f"dlq:{job.job_id}", ERROR_HEADER: f"{kind.value}: {ctx.describe(exc, 900)}",
+                         ATTEMPTS_HEADER: str(ctx.attempt)},
             )
         else:
             log.warning("job.failed", kind=kind.value, error=ctx.describe(exc, 300))
-        await self._report(ctx.finished(exc))
+        await self._report(job, ctx.finished(exc))
         await msg.ack()
         self.metrics.jobs.labels(service=self.name, phase=self.phase, outcome=kind.value).inc()
 
-    async def _report(self, marker: v1.JobFinished | v1.JobRetrying) -> None:
+    async def _report(self, job: v1.Job, marker: v1.JobFinished | v1.JobRetrying) -> None:
         kind = "finished" if isinstance(marker, v1.JobFinished) else "retrying"
         publisher = self.publisher()
-        await publisher.send(subjects.event_subject(self.source, marker.repo_id, kind), marker)
+        await publisher.send(subjects.event_subject(self.source, job.key, kind), marker)
         await publisher.flush()
 
 

@@ -13,17 +13,11 @@ from typing import Annotated, Any, NoReturn, Optional, TypeVar
 import typer
 from rich.console import Console
 
-from shared.events.v1 import CollectReply
 from shared.logging import configure_logging
 from shared.settings import Settings, SettingsError, load_settings
 from watershed import render
-from watershed.client import (
-    CliError,
-    collect,
-    connect_stack,
-    request_collection,
-    validate_urls,
-)
+from watershed.client import CliError, collect, validate_urls
+from watershed.progress import bar
 
 T = TypeVar("T")
 
@@ -96,39 +90,21 @@ def _collect(urls: list[str], data_dir: Path | None, json: bool, timeout: float,
         for line in errors:
             err.print(f"[bold red]error:[/] {render.escape(line)}", soft_wrap=True)
         raise typer.Exit(1)
-    result = _run(collect(settings, urls, timeout=timeout, full=full))
-    reports, seconds = result
+    with bar(err, "collecting", enabled=not json) as update:
+        reports, seconds = _run(collect(settings, urls, timeout=timeout, full=full, on_progress=update))
     render.summary(out, reports, seconds, as_json=json)
+    if full:
+        for report in reports:
+            if report.running:
+                err.print(f"[yellow]warning:[/] {render.escape(report.url)}: {', '.join(report.running)} was running"
+                          " already: that job was waited for, not a full resync; run recollect again for one",
+                          soft_wrap=True)
     failed = [r for r in reports if r.failed]
     # One line per failed repository, never wrapped: scripts grep it, people read it once.
     for report in failed:
         for line in report.errors():
             err.print(f"[bold red]error:[/] {render.escape(report.url)}: {render.escape(line)}", soft_wrap=True)
     raise typer.Exit(1 if failed else 0)
-
-
-@app.command("add-repo")
-def add_repo(urls: Annotated[list[str], typer.Argument(help="Repository URLs.")], data_dir: DataDir = None) -> None:
-    """Register repositories; the scheduler collects them when due (new ones at once)."""
-    settings = _settings(data_dir)
-    errors = validate_urls(settings, urls)
-    if errors:
-        for line in errors:
-            err.print(f"[bold red]error:[/] {render.escape(line)}")
-        raise typer.Exit(1)
-
-    async def run() -> CollectReply:
-        async with connect_stack(settings) as ends:
-            return await request_collection(ends.nats_url, urls, dispatch=False)
-
-    reply = _run(run())
-    for target in reply.targets:
-        if target.error:
-            err.print(f"[bold red]error:[/] {render.escape(target.input)}: {render.escape(target.error)}")
-        else:
-            word = "added" if target.created else "already registered"
-            out.print(f"{word}: {render.escape(target.url)} (repo {target.repo_id})")
-    raise typer.Exit(1 if any(t.error for t in reply.targets) else 0)
 
 
 @app.command()
@@ -181,6 +157,15 @@ def demo(data_dir: DataDir = None, json: Json = False,
     result = _run(run_demo(base.replace(data_dir=demo_dir, clones_dir=demo_dir / "clones"), out, as_json=json,
                            serve=serve))
     raise typer.Exit(0 if result else 1)
+
+
+def _register_control_commands() -> None:
+    from watershed import commands
+
+    commands.register(app)
+
+
+_register_control_commands()
 
 
 def main() -> None:

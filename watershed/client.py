@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -87,10 +87,10 @@ def validate_urls(settings: Settings, urls: list[str]) -> list[str]:
 
 
 async def request_collection(nats_url: str, urls: list[str], *, dispatch: bool, full: bool = False,
-                             timeout: float = 120.0) -> v1.CollectReply:
+                             timeout: float = 120.0, group: str = "default") -> v1.CollectReply:
     nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3)
     try:
-        request = v1.CollectRequest(urls=urls, dispatch=dispatch, full=full)
+        request = v1.CollectRequest(urls=urls, dispatch=dispatch, full=full, group=group)
         msg = await nc.request(subjects.CONTROL_COLLECT, v1.encoder.encode(request), timeout=timeout)
     except nats.errors.NoRespondersError:
         raise CliError(f"no scheduler is listening on {nats_url}; is the stack running?") from None
@@ -102,7 +102,8 @@ async def request_collection(nats_url: str, urls: list[str], *, dispatch: bool, 
 
 
 async def wait_for_jobs(database_url: str, reply: v1.CollectReply, *, timeout: float,
-                        requested_at: datetime | None = None, until_retry: bool = False) -> None:
+                        requested_at: datetime | None = None, until_retry: bool = False,
+                        on_progress: Callable[[int, int], None] | None = None) -> None:
     """Until every job of the reply has ended (done or error) in ops.collection_status.
 
     With ``until_retry`` a job whose attempt failed and waits for a retry ('retrying') counts as
@@ -111,6 +112,7 @@ async def wait_for_jobs(database_url: str, reply: v1.CollectReply, *, timeout: f
     ended = (*TERMINAL, RETRYING) if until_retry else TERMINAL
     requested_at = requested_at or datetime.max.replace(tzinfo=timezone.utc)
     pending = {(t.repo_id, phase): job for t in reply.targets if t.repo_id is not None for phase, job in t.jobs.items()}
+    total = len(pending)
     deadline = time.monotonic() + timeout
     conn = await asyncpg.connect(database_url)
     try:
@@ -128,6 +130,8 @@ async def wait_for_jobs(database_url: str, reply: v1.CollectReply, *, timeout: f
                 newer = row["dispatched_at"] is not None and row["dispatched_at"] >= requested_at
                 if row["job_id"] == pending[key] or newer:
                     pending.pop(key)
+            if on_progress is not None:
+                on_progress(total - len(pending), total)
             if not pending:
                 return
             if time.monotonic() > deadline:
@@ -137,13 +141,14 @@ async def wait_for_jobs(database_url: str, reply: v1.CollectReply, *, timeout: f
         await conn.close()
 
 
-async def collect(settings: Settings, urls: list[str], *, timeout: float,
-                  full: bool = False) -> tuple[list[RepoReport], float]:
+async def collect(settings: Settings, urls: list[str], *, timeout: float, full: bool = False,
+                  on_progress: Callable[[int, int], None] | None = None) -> tuple[list[RepoReport], float]:
     started = time.monotonic()
     async with connect_stack(settings) as ends:
         requested_at = datetime.now(timezone.utc)
         reply = await request_collection(ends.nats_url, urls, dispatch=True, full=full)
-        await wait_for_jobs(ends.database_url, reply, timeout=timeout, requested_at=requested_at, until_retry=True)
+        await wait_for_jobs(ends.database_url, reply, timeout=timeout, requested_at=requested_at, until_retry=True,
+                            on_progress=on_progress)
         reports = await reports_for(ends.database_url, reply)
     return reports, time.monotonic() - started
 
@@ -156,7 +161,9 @@ async def reports_for(database_url: str, reply: v1.CollectReply) -> list[RepoRep
             if target.repo_id is None:
                 reports.append(RepoReport(url=target.url or target.input, error=target.error))
             else:
-                reports.append(await repo_report(conn, target.repo_id))
+                report = await repo_report(conn, target.repo_id)
+                report.running = list(target.running)
+                reports.append(report)
         return reports
     finally:
         await conn.close()

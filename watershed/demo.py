@@ -8,7 +8,8 @@ from rich.console import Console
 
 from shared.fakeforge import SAMPLE_REPO, demo_forge
 from shared.runner import stop_event_on_signals
-from shared.settings import Secret, Settings
+from shared.secret import Secret
+from shared.settings import Settings
 from watershed import render
 from watershed.client import reports_for, request_collection, wait_for_jobs
 from watershed.pipeline import Pipeline
@@ -26,7 +27,9 @@ async def run_demo(base: Settings, console: Console, *, as_json: bool, serve: bo
     try:
         settings = base.replace(
             github_api_url=forge.base_url, github_git_url=f"{forge.base_url}/git",
-            facade_allow_local=True, nats_url=None, database_url=None, github_tokens=(Secret(DEMO_TOKEN),),
+            facade_allow_local=True, nats_url=None, database_url=None,
+            # Never the user's own tokens: the demo talks to nothing real.
+            github_tokens=(Secret(DEMO_TOKEN),),
         )
         urls = [f"https://github.com/{SAMPLE_REPO}", str(workdir / "sample")]
         stop = stop_event_on_signals() if serve else None

@@ -89,6 +89,8 @@ class RepoReport(msgspec.Struct, kw_only=True):
     # Requests of the last collection: all made (rest + graphql), of which 304s, and quota charged.
     requests: dict[str, int] = {}
     error: str | None = None
+    # Phases whose job was queued or running when asked: that job was waited for, not a new one.
+    running: list[str] = []
 
     @property
     def failed(self) -> bool:

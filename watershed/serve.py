@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
+from typing import TypeVar
 
 import asyncpg
 from rich.console import Console
@@ -17,6 +18,8 @@ from shared.settings import Settings
 from watershed.client import CliError
 from watershed.pipeline import Pipeline, Servers
 from watershed.report import RepoReport, find_repo_ids, repo_report
+
+T = TypeVar("T")
 
 
 async def serve(settings: Settings, http_port: int | None, console: Console) -> None:
@@ -62,18 +65,27 @@ async def leaderboard_entries(settings: Settings, url: str | None, since: dateti
     since = since or until - DEFAULT_WINDOW
     if since >= until:
         raise CliError("--since must be before --until")
+
+    async def read(conn: asyncpg.Connection) -> tuple[str, list[Entry]]:
+        repo_ids = None
+        if url is not None:
+            canonical = parse_repo_url(url, github_hosts=settings.github_hosts, allow_local=True).url
+            repo_ids = await find_repo_ids(conn, [canonical])
+            if not repo_ids:
+                raise CliError(f"{url} is not a registered repository")
+        entries = await leaderboard(conn, repo_ids=repo_ids, since=since, until=until, weights=parsed,
+                                    include_bots=include_bots, limit=limit)
+        return (url or "all repositories"), entries
+
+    return await read_database(settings, read)
+
+
+async def read_database(settings: Settings, read: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """``read`` on a connection to the configured, running or (for now) embedded database."""
     async with _database(settings) as dsn:
         conn = await asyncpg.connect(dsn)
         try:
-            repo_ids = None
-            if url is not None:
-                canonical = parse_repo_url(url, github_hosts=settings.github_hosts, allow_local=True).url
-                repo_ids = await find_repo_ids(conn, [canonical])
-                if not repo_ids:
-                    raise CliError(f"{url} is not a registered repository")
-            entries = await leaderboard(conn, repo_ids=repo_ids, since=since, until=until, weights=parsed,
-                                        include_bots=include_bots, limit=limit)
-            return (url or "all repositories"), entries
+            return await read(conn)
         finally:
             await conn.close()
 

@@ -10,13 +10,15 @@ from datetime import datetime, timezone
 
 import asyncpg
 
+from services.collector.accounts import list_account, read_activity, read_activity_etags, read_source
 from services.collector.cursors import read_cursors
 from services.collector.github import collect_repository
 from shared.db import Role, connect_pool
-from shared.errors import InvalidInputError
+from shared.errors import FatalError, InvalidInputError
 from shared.events import subjects, v1
 from shared.forge.github import GitHubClient
 from shared.forge.github.servers import GitHubServers
+from shared.ids import identity_namespace
 from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.tokenpools import instance_name, open_bucket, pool_state, publish
@@ -76,10 +78,22 @@ class Collector(JobWorker):
             raise InvalidInputError(f"{job.url}: the collector has no client for platform {job.platform!r} yet")
         client = self.client_for(job)
         try:
-            # A full pass ignores the stored cursors, but its own retry resumes from its checkpoints.
-            cursors = await read_cursors(self.db, job.repo_id, job.job_id if job.full else None)
-            await collect_repository(client, job, ctx, cursors)
+            if job.kind == v1.KIND_ACCOUNT:
+                await list_account(client, job, ctx, await read_source(self.db, job.source_id))
+            elif job.kind == v1.KIND_ACTIVITY:
+                namespace = identity_namespace(job.platform, job.host)
+                await read_activity(client, job, ctx, await read_activity_etags(self.db, namespace, job.logins))
+            elif job.kind == v1.KIND_REPO:
+                # A full pass ignores the stored cursors, but its own retry resumes from its checkpoints.
+                cursors = await read_cursors(self.db, job.repo_id, job.job_id if job.full else None)
+                await collect_repository(client, job, ctx, cursors)
+            else:
+                raise FatalError(f"{job.url}: unknown job kind {job.kind!r} (a newer scheduler?)")
         finally:
+            # Whatever the kind, the job's marker says what it cost.
+            counts = client.counts
+            ctx.requests, ctx.requests_graphql = counts.requests, counts.graphql
+            ctx.not_modified, ctx.charged = counts.not_modified, counts.charged
             self.metrics.forge_requests.labels(service=self.name, platform=job.platform,
                                                host=client.host).inc(client.requests)
 

@@ -12,8 +12,8 @@ import asyncio
 import contextlib
 import gc
 import time
-from collections import Counter
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -21,13 +21,15 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.js import api as js_api
 
-from services.processor import activity, affiliations, control, gitstate, jobs
-from services.processor.rows import build_rows
-from services.processor.store import Statements, apply_rows
+from services.processor import activity, affiliations, control, deadletters
+from services.processor.batch import apply_batch
+from services.processor.replay import Replayer
+from services.processor.store import Statements
+from services.processor.views import ViewRefresher
 from shared.affiliations import Matcher, default_mappings, merge
 from shared.db import Role, connect_pool
 from shared.events import subjects, v1
-from shared.ids import identity_namespace
+from shared.events.jetstream import ATTEMPTS_HEADER, ERROR_HEADER, MSG_ID_HEADER
 from shared.metrics import Metrics
 from shared.service import Service
 from shared.settings import Settings
@@ -70,11 +72,18 @@ class Processor(Service):
         super().__init__(settings, metrics)
         self.pool: asyncpg.Pool | None = None
         self.sql = Statements()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._dlq_task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         # The effective mappings: the shipped list with the user's file over it.
         self.mappings = merge(default_mappings(), settings.affiliations)
         self.affiliations = Matcher(self.mappings)
-        self._loop_task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        self.views = ViewRefresher(self._pool, self._report_views, self.log)
+        self.replayer = Replayer(self)
+
+    def _pool(self) -> asyncpg.Pool:
+        assert self.pool is not None
+        return self.pool
 
     async def on_start(self) -> None:
         assert self.settings.database_url
@@ -89,25 +98,56 @@ class Processor(Service):
         )
         await self.js.add_consumer(subjects.STAGING, config)
         self._sub = await self.js.pull_subscribe_bind(subjects.PROCESSOR_CONSUMER, subjects.STAGING)
+        await self.js.add_consumer(subjects.DEADLETTER, js_api.ConsumerConfig(
+            durable_name=subjects.PROCESSOR_DEADLETTER_CONSUMER, ack_policy=js_api.AckPolicy.EXPLICIT,
+            ack_wait=self.settings.processor_ack_wait_s, max_deliver=-1, filter_subject="dlq.>"))
+        self._dlq_sub = await self.js.pull_subscribe_bind(subjects.PROCESSOR_DEADLETTER_CONSUMER, subjects.DEADLETTER)
         self._loop_task = asyncio.create_task(self._consume(), name="processor-consume")
+        self._dlq_task = asyncio.create_task(self._consume_dead_letters(), name="processor-deadletters")
+        # One processor replica serves each replay request.
+        self._replay_sub = await self.broker.connection.subscribe(
+            subjects.CONTROL_REPLAY, queue=subjects.PROCESSOR_QUEUE_GROUP, cb=self.replayer.handle)
 
     async def on_stopping(self) -> None:
         self._stopping.set()
-        if self._loop_task is not None:
+        with contextlib.suppress(Exception):
+            await self._replay_sub.unsubscribe()
+        await self.replayer.close()
+        for task in (self._loop_task, self._dlq_task):
+            if task is None:
+                continue
             # The loop finishes the batch in hand (commit + ack) before it looks at the flag.
             try:
-                await asyncio.wait_for(self._loop_task, timeout=60)
+                await asyncio.wait_for(task, timeout=60)
             except asyncio.TimeoutError:
-                self._loop_task.cancel()
-        with contextlib.suppress(Exception):
-            await self._sub.unsubscribe()
+                task.cancel()
+        await self.views.close()
+        for sub in (self._sub, self._dlq_sub):
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
 
     async def on_stop(self) -> None:
         if self.pool is not None:
             await self.pool.close()
 
     def healthy(self) -> bool:
-        return self._loop_task is None or not self._loop_task.done()
+        return all(t is None or not t.done() for t in (self._loop_task, self._dlq_task))
+
+    async def _fetch(self, sub: Any, batch: int, timeout: float, failed: str) -> list[Msg]:
+        """The next messages of a consumer; none after a timeout, or (after a pause) a failure."""
+        try:
+            return await sub.fetch(batch, timeout=timeout)  # type: ignore[no-any-return]
+        # nats-py raises its own TimeoutError, or asyncio's from deep inside fetch.
+        except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            return []
+        except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
+            if not self._stopping.is_set():
+                await asyncio.sleep(0.5)
+            return []
+        except Exception:  # noqa: BLE001 - e.g. a consumer deleted under us: say so, keep trying
+            self.log.exception(failed)
+            await asyncio.sleep(1.0)
+            return []
 
     async def _sync_derived(self) -> None:
         """Before the first batch: re-apply changed affiliation mappings to stored rows, and build
@@ -134,19 +174,8 @@ class Processor(Service):
         batch = self.settings.processor_batch
         await self._sync_derived()
         while not self._stopping.is_set():
-            try:
-                msgs = await self._sub.fetch(batch, timeout=0.25)
-            # nats-py raises its own TimeoutError, or asyncio's from deep inside fetch.
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
-                continue
-            except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
-                if self._stopping.is_set():
-                    return
-                await asyncio.sleep(0.5)
-                continue
-            except Exception:  # noqa: BLE001 - e.g. a consumer deleted under us: say so, keep trying
-                self.log.exception("fetch.failed")
-                await asyncio.sleep(1.0)
+            msgs = await self._fetch(self._sub, batch, 0.25, "fetch.failed")
+            if not msgs:
                 continue
             try:
                 with _gc_paused():
@@ -175,8 +204,9 @@ class Processor(Service):
                 # Something in this batch is bad: apply one by one to find it.
                 self.log.warning("batch.isolating", error=str(exc)[:200], size=len(decoded))
                 if len(decoded) == 1:
+                    # Acked by the dead-lettering; a second ack would raise and abandon the batch.
                     await self._dead_letter(decoded[0].msg, f"{type(exc).__name__}: {exc}")
-                    break
+                    return
                 for one in decoded:
                     await self.handle_batch([one.msg])
                 return
@@ -184,89 +214,86 @@ class Processor(Service):
 
     async def _apply(self, batch: list[Decoded]) -> None:
         started = time.perf_counter()
-        events = [d.event for d in batch]
-        data = [e for e in events if isinstance(e, v1.JobEvent) and not isinstance(e, (v1.JobFinished, v1.JobRetrying))]
-        finished = [e for e in events if isinstance(e, v1.JobFinished)]
         assert self.pool is not None
-        progress: list[v1.JobCommitted | v1.RepoAdded] = []
         async with self.pool.acquire() as conn, conn.transaction():
-            added = await control.apply_requests(conn, [e for e in events if isinstance(e, control.REQUEST_TYPES)])
-            progress.extend(added)
-            await jobs.record_dispatches(conn, [e for e in events if isinstance(e, v1.JobDispatched)])
-            fresh = await jobs.claim_messages(conn, data)
-            todo = [e for e in data if (e.job_id, e.attempt, e.seq) in fresh]
-            written: Counter[str] = Counter()
-            if todo:
-                repo_ids = list({e.repo_id for e in todo})
-                # Accounts are named per server: a GitHub Enterprise user 42 is not github.com's.
-                platforms = {r["repo_id"]: identity_namespace(r["platform"], r["host"]) for r in await conn.fetch(
-                    "SELECT repo_id, platform, host FROM data.repos WHERE repo_id = ANY($1::int[])", repo_ids)}
-                todo = [e for e in todo if e.repo_id in platforms]  # a deleted repository's late events
-                written = await self._apply_rows(conn, todo, platforms)
-                await jobs.record_started(conn, {e.job_id for e in todo})
-                await jobs.record_cursors(conn, [e for e in todo if isinstance(e, v1.CursorObserved)])
-            await jobs.record_retrying(conn, [e for e in events if isinstance(e, v1.JobRetrying)])
-            await jobs.record_finished(conn, finished)
-            touched = {e.job_id for e in data} | {e.job_id for e in finished}
-            await jobs.promote_checkpoints(conn, touched)
-            completed = await jobs.complete_jobs(conn, touched)
-            # A committed facade job may have added or retracted commits: its aggregates follow.
-            written.update(await activity.refresh(
-                conn, [d.repo_id for d in completed if d.phase == subjects.PHASE_FACADE]))
-            for done in completed:
-                progress.append(v1.JobCommitted(repo_id=done.repo_id, phase=done.phase, job_id=done.job_id,
-                                                ok=done.ok, error=done.error, error_kind=done.error_kind,
-                                                requests=done.requests))
-            await jobs.record_scheduled(conn, [e for e in events if isinstance(e, v1.PhaseScheduled)])
-        for entity, count in written.items():
+            result = await apply_batch(conn, self.sql, [d.event for d in batch], self.affiliations)
+        for entity, count in result.written.items():
             self.metrics.rows_written.labels(service=self.name, entity=entity).inc(count)
         self.metrics.messages_applied.labels(service=self.name, outcome="applied").inc(len(batch))
         self.metrics.batch_seconds.labels(service=self.name).observe(time.perf_counter() - started)
-        await self._report(progress)
+        # Before the batch is acked: a crash here redelivers the registrations, which publish
+        # the identities again (the same message ids).
+        await self._identify(result.identify)
+        for run_id in result.views:
+            self.views.request(run_id)
+        await self._report(result.progress)
 
-    async def _apply_rows(self, conn: asyncpg.Connection, todo: Sequence[v1.JobEvent],
-                          platforms: dict[int, str]) -> Counter[str]:
-        """The batch's rows; facade retractions in their place in it (see gitstate.in_order)."""
-        written: Counter[str] = Counter()
-        for part in gitstate.in_order(todo):
-            if isinstance(part, v1.CommitsRetracted):
-                written["commits_retracted"] += await gitstate.retract_commits(conn, part)
-            else:
-                written.update(await apply_rows(conn, self.sql, build_rows(part, platforms, self.affiliations)))  # type: ignore[arg-type]
-        if clones := [e for e in todo if isinstance(e, v1.CloneObserved)]:
-            written["repo_clones"] += await gitstate.record_clones(conn, clones)
-        return written
+    async def _identify(self, repo_ids: list[int]) -> None:
+        """Put the ids given to repositories into the stream, on each repository's subjects."""
+        if not repo_ids:
+            return
+        assert self.pool is not None
+        async with self.pool.acquire() as conn:
+            facts = await control.identities(conn, repo_ids)
+        publisher = self.publisher()
+        for fact in facts:
+            await publisher.send(subjects.identity_subject(fact.repo_id), fact)
+        await publisher.flush()
 
-    async def _report(self, progress: list[v1.JobCommitted | v1.RepoAdded]) -> None:
+    async def _report_views(self, result: v1.ViewsRefreshed) -> None:
+        await self._report([result])
+
+    async def _report(self, progress: Sequence[v1.ProgressEvent]) -> None:
         # Progress is a wake-up call: the scheduler also finds committed jobs in the
         # database, so a report lost in a crash right here delays nothing for long.
         if not progress:
             return
         publisher = self.publisher()
         for event in progress:
-            await publisher.send(subjects.progress_subject(event.repo_id), event)
+            await publisher.send(subjects.progress_subject(_progress_key(event)), event)
         try:
             await publisher.flush()
         except Exception as exc:  # noqa: BLE001
-            self.log.warning("progress.publish_failed", error=type(exc).__name__)
+            self.log.warning("progress.publish_failed", error=f"{type(exc).__name__}: {exc}"[:300])
 
     async def _dead_letter(self, msg: Msg, error: str) -> None:
+        """Hand a message that cannot be applied to the DEADLETTER stream (the dead-letter
+        consumer records it) and let the batch go on without it."""
         self.log.error("message.dead_lettered", subject=msg.subject, error=error[:300])
         self.metrics.messages_applied.labels(service=self.name, outcome="dead_lettered").inc()
         self.metrics.dead_lettered.labels(service=self.name).inc()
-        headers = {"Nats-Msg-Id": f"dlq:{msg.headers.get('Nats-Msg-Id', '') if msg.headers else ''}",
-                   "Watershed-Error": error[:1000].replace("\n", " ")}
+        original = (msg.headers or {}).get(MSG_ID_HEADER) or f"{msg.subject}@{msg.metadata.sequence.stream}"
+        headers = {MSG_ID_HEADER: f"dlq:{original}",
+                   ERROR_HEADER: error[:1000].replace("\n", " "),
+                   ATTEMPTS_HEADER: str(msg.metadata.num_delivered or 1)}
         await self.js.publish(subjects.deadletter_subject(msg.subject), msg.data, headers=headers)
-        assert self.pool is not None
-        repo_id = None
-        parts = msg.subject.split(".")
-        if len(parts) > 2 and parts[2].isdigit():
-            repo_id = int(parts[2])
-        await self.pool.execute(
-            "INSERT INTO ops.dead_letters (subject, msg_id, repo_id, error, payload) VALUES ($1, $2, $3, $4, $5)",
-            msg.subject, (msg.headers or {}).get("Nats-Msg-Id"), repo_id, error, msg.data,
-        )
         await msg.ack()
+
+    async def _consume_dead_letters(self) -> None:
+        while not self._stopping.is_set():
+            msgs = await self._fetch(self._dlq_sub, 100, 1.0, "deadletters.fetch_failed")
+            if not msgs:
+                continue
+            letters = [deadletters.describe(m.subject, m.headers, m.data, m.metadata.sequence.stream) for m in msgs]
+            try:
+                assert self.pool is not None
+                async with self.pool.acquire() as conn, conn.transaction():
+                    new = await deadletters.record(conn, letters)
+            except Exception:  # noqa: BLE001 - unacked: redelivered and recorded later
+                self.log.exception("deadletters.record_failed", size=len(letters))
+                await asyncio.sleep(1.0)
+                continue
+            if new:
+                self.log.info("deadletters.recorded", count=new)
+            await asyncio.gather(*(m.ack() for m in msgs))
+
+
+def _progress_key(event: v1.ProgressEvent) -> int | str:
+    if isinstance(event, v1.AccountSynced):
+        return f"source-{event.source_id}"
+    if isinstance(event, v1.ViewsRefreshed):
+        return subjects.CONTROL_OPS_KEY
+    return event.repo_id
 
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> Processor:

@@ -44,24 +44,31 @@ async def claim_messages(conn: asyncpg.Connection, events: Sequence[v1.JobEvent]
     return {(r["job_id"], r["attempt"], r["seq"]) for r in new}
 
 
+async def group_id(conn: asyncpg.Connection, name: str) -> int:
+    """The id of the repository group ``name``, created when it does not exist yet."""
+    return int(await conn.fetchval(
+        "INSERT INTO data.repo_groups (name) VALUES ($1) ON CONFLICT (name) DO UPDATE SET name = excluded.name"
+        " RETURNING repo_group_id",
+        name,
+    ))
+
+
 async def register_repos(conn: asyncpg.Connection, events: Iterable[v1.RepoRegistered]) -> list[v1.RepoAdded]:
     added = []
     for e in events:
+        group = await group_id(conn, e.group)
         # Registering into a removed group, or a removed repository again, brings it back.
-        group = await conn.fetchrow(
-            "INSERT INTO data.repo_groups (name) VALUES ($1) ON CONFLICT (name) DO UPDATE SET removed_at = NULL"
-            " RETURNING repo_group_id, priority",
-            e.group,
-        )
+        await conn.execute("UPDATE data.repo_groups SET removed_at = NULL WHERE repo_group_id = $1"
+                           " AND removed_at IS NOT NULL", group)
         await conn.execute(
-            "UPDATE data.repos SET state = 'active', state_reason = NULL, repo_group_id = $2, priority = $3"
+            "UPDATE data.repos SET state = 'active', state_reason = NULL, repo_group_id = $2"
             " WHERE url = $1 AND state = 'removed'",
-            e.url, group["repo_group_id"], group["priority"],
+            e.url, group,
         )
         row = await conn.fetchrow(
-            "INSERT INTO data.repos (url, platform, host, owner, name, repo_group_id, priority)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (url) DO NOTHING RETURNING repo_id",
-            e.url, e.platform, e.host, e.owner, e.name, group["repo_group_id"], group["priority"],
+            "INSERT INTO data.repos (url, platform, host, owner, name, repo_group_id)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (url) DO NOTHING RETURNING repo_id",
+            e.url, e.platform, e.host, e.owner, e.name, group,
         )
         if row is not None:
             added.append(v1.RepoAdded(repo_id=row["repo_id"], url=e.url, created=True))
@@ -74,12 +81,13 @@ async def register_repos(conn: asyncpg.Connection, events: Iterable[v1.RepoRegis
 async def record_dispatches(conn: asyncpg.Connection, events: Iterable[v1.JobDispatched]) -> None:
     for e in events:
         # A dispatch seen after its job already reported (redelivery reorders) must not regress it.
+        # A dispatched phase leaves the front of the queue: `prioritize` moves it there once.
         await conn.execute(
-            "INSERT INTO ops.collection_status (repo_id, phase, state, job_id, dispatched_at, expected_messages)"
-            " VALUES ($1, $2, 'queued', $3, $4, NULL)"
+            "INSERT INTO ops.collection_status (repo_id, phase, state, job_id, dispatched_at, expected_messages, priority)"
+            " VALUES ($1, $2, 'queued', $3, $4, NULL, coalesce(ops.effective_priority($1), 0))"
             " ON CONFLICT (repo_id, phase) DO UPDATE SET state = 'queued', job_id = excluded.job_id,"
             " dispatched_at = excluded.dispatched_at, attempt = NULL, expected_messages = NULL,"
-            " started_at = NULL, requests = 0, updated_at = now()"
+            " started_at = NULL, requests = 0, urgent = false, updated_at = now()"
             " WHERE ops.collection_status.job_id IS DISTINCT FROM excluded.job_id"
             " AND (ops.collection_status.dispatched_at IS NULL"
             "      OR ops.collection_status.dispatched_at <= excluded.dispatched_at)",
@@ -88,9 +96,11 @@ async def record_dispatches(conn: asyncpg.Connection, events: Iterable[v1.JobDis
 
 
 async def record_started(conn: asyncpg.Connection, jobs: Iterable[str]) -> None:
+    """Messages of these jobs were committed: they run. ``updated_at`` follows their progress,
+    so only a job that stopped sending for long looks stuck to the scheduler."""
     await conn.execute(
         "UPDATE ops.collection_status SET state = 'collecting', started_at = coalesce(started_at, now()),"
-        " updated_at = now() WHERE job_id = ANY($1::text[]) AND state = 'queued'",
+        " updated_at = now() WHERE job_id = ANY($1::text[]) AND state IN ('queued', 'collecting')",
         list(jobs),
     )
 
@@ -147,8 +157,10 @@ async def record_finished(conn: asyncpg.Connection, events: Iterable[v1.JobFinis
     for e in events:
         await conn.execute(
             "INSERT INTO ops.collection_status (repo_id, phase, state, job_id, attempt, expected_messages,"
-            "  requests, started_at, finished_at, last_error, error_kind, requests_graphql, not_modified, charged)"
-            " VALUES ($1, $2, 'collecting', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            "  requests, started_at, finished_at, last_error, error_kind, requests_graphql, not_modified, charged,"
+            "  priority)"
+            " VALUES ($1, $2, 'collecting', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+            "  coalesce(ops.effective_priority($1), 0))"
             " ON CONFLICT (repo_id, phase) DO UPDATE SET job_id = excluded.job_id, attempt = excluded.attempt,"
             " expected_messages = excluded.expected_messages, requests = excluded.requests,"
             " requests_graphql = excluded.requests_graphql, not_modified = excluded.not_modified,"
@@ -220,6 +232,12 @@ async def complete_jobs(conn: asyncpg.Connection, jobs: Iterable[str]) -> list[C
                 " WHERE repo_id = $1 AND state NOT IN ('active', 'removed')",
                 r["repo_id"],
             )
+            # What dead-lettered this phase before has healed.
+            await conn.execute(
+                "UPDATE ops.dead_letters SET resolved_at = now()"
+                " WHERE repo_id = $1 AND phase = $2 AND kind = 'job' AND resolved_at IS NULL",
+                r["repo_id"], r["phase"],
+            )
         elif r["error_kind"] in (ErrorKind.NOT_FOUND.value, ErrorKind.BLOCKED.value):
             state = "missing" if r["error_kind"] == ErrorKind.NOT_FOUND.value else "blocked"
             await conn.execute(
@@ -236,10 +254,13 @@ async def complete_jobs(conn: asyncpg.Connection, jobs: Iterable[str]) -> list[C
 
 async def record_scheduled(conn: asyncpg.Connection, events: Iterable[v1.PhaseScheduled]) -> None:
     for e in events:
+        # Only a committed job takes its decision: a copy arriving later (a replay, a second
+        # scheduler's) finds the phase decided, or already running its next job, and changes nothing.
         await conn.execute(
             "UPDATE ops.collection_status SET state = $4, next_due = $5, updated_at = now(),"
             " last_success_at = CASE WHEN $4 = 'done' THEN coalesce(finished_at, now()) ELSE last_success_at END,"
-            " last_error = CASE WHEN $4 = 'done' THEN NULL ELSE last_error END"
-            " WHERE repo_id = $1 AND phase = $2 AND job_id = $3",
-            e.repo_id, e.phase, e.job_id, e.state, e.next_due,
+            " last_error = CASE WHEN $4 = 'done' THEN NULL ELSE last_error END,"
+            " failures = coalesce($6, CASE WHEN $4 = 'done' THEN 0 ELSE failures + 1 END)"
+            " WHERE repo_id = $1 AND phase = $2 AND job_id = $3 AND state = 'committed'",
+            e.repo_id, e.phase, e.job_id, e.state, e.next_due, e.failures,
         )

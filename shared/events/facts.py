@@ -311,3 +311,15 @@ class Alias(Part):
     user: User | None
     source: str
     checked_at: datetime
+
+
+class PublicEvent(Part):
+    """One public event of an account (GitHub's ``/users/{login}/events/public``): where the
+    person was active, in any repository, not only the collected ones."""
+
+    platform_id: int
+    type: str  # PushEvent, IssuesEvent, PullRequestEvent, ...
+    repo_name: str  # owner/name as the forge reported it at the time
+    repo_platform_id: int | None = None
+    actor: User | None = None
+    created_at: datetime | None = None

@@ -20,6 +20,9 @@ T = TypeVar("T")
 # are cut well below it so one oversized item cannot stall a stream.
 MAX_MESSAGE_BYTES = 512 * 1024
 MSG_ID_HEADER = "Nats-Msg-Id"
+# Headers of a dead letter: why it failed for good, and after how many deliveries.
+ERROR_HEADER = "Watershed-Error"
+ATTEMPTS_HEADER = "Watershed-Attempts"
 
 
 def stream_config(definition: StreamDef) -> js_api.StreamConfig:

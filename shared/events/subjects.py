@@ -5,9 +5,17 @@ Subjects carry the repository id so that one repository's events can be read
 later split the work by repository with a subject-partition mapping.
 
     cmd.<service>.<repo_id>          COMMANDS (work queue): one job for one service
+    cmd.<service>.<task>             COMMANDS: a job about no single repository (an account
+                                     listing, contributors' activity), keyed by its task
     evt.<source>.<repo_id>.<kind>    STAGING: every observed fact, and job markers
-    evt.progress.<repo_id>           PROGRESS: the processor's "rows committed" reports
+    evt.<source>.<key>.<kind>        STAGING: facts about no single repository (``key``: a task,
+                                     ``new`` registrations, ``groups``, ``ops``)
+    evt.progress.<repo_id|key>       PROGRESS: the processor's "rows committed" reports
     dlq.<origin subject>             DEADLETTER: messages that failed for good, with error
+    ctl.<service>.<verb>             core NATS request/reply: the CLI asking the control plane
+
+Key-value buckets (JetStream streams ``KV_<bucket>``) hold short-lived coordination: the
+periodic-work lease and when each periodic task last ran.
 """
 
 from __future__ import annotations
@@ -38,9 +46,22 @@ SOURCES = (SOURCE_FORGE, SOURCE_GIT, SOURCE_ANALYSIS, SOURCE_IDENTITY, SOURCE_SC
 
 # Control events are about repositories that have no id yet (registration).
 CONTROL_REPO_KEY = "new"
+# Control events about repository groups (settings, sources) and about operations (dead-letter
+# retries, view refreshes): not about one repository, so no repository's replay reads them.
+CONTROL_GROUP_KEY = "groups"
+CONTROL_OPS_KEY = "ops"
+# The processor's record of the id it gave a repository: on the repository's own subjects, so
+# replaying one repository into an empty database recreates its row under the same id.
+IDENTIFIED_KIND = "identified"
+IDENTITIES_FILTER = f"evt.{SOURCE_CONTROL}.*.{IDENTIFIED_KIND}"
 
 
-def command_subject(phase: str, repo_id: int) -> str:
+def task_key(kind: str, ident: int | str) -> str:
+    """The subject token of a job about no single repository, e.g. ``account-3``."""
+    return f"{kind}-{ident}"
+
+
+def command_subject(phase: str, repo_id: int | str) -> str:
     return f"cmd.{phase}.{repo_id}"
 
 
@@ -57,7 +78,11 @@ def repo_events_filter(repo_id: int) -> list[str]:
     return [f"evt.{source}.{repo_id}.>" for source in SOURCES]
 
 
-def progress_subject(repo_id: int) -> str:
+def identity_subject(repo_id: int) -> str:
+    return event_subject(SOURCE_CONTROL, repo_id, IDENTIFIED_KIND)
+
+
+def progress_subject(repo_id: int | str) -> str:
     return f"evt.progress.{repo_id}"
 
 
@@ -65,8 +90,16 @@ PROGRESS_FILTER = "evt.progress.>"
 STAGING_SUBJECTS = [f"evt.{source}.>" for source in SOURCES]
 
 
-# Core NATS request/reply (not streamed): asking the scheduler to register or collect now.
+# Core NATS request/reply (not streamed). One replica of a service answers each request (a
+# queue group); the scheduler's requests change what is queued, the processor's replays rows.
 CONTROL_COLLECT = "ctl.scheduler.collect"
+CONTROL_SETTINGS = "ctl.scheduler.settings"
+CONTROL_PRIORITIZE = "ctl.scheduler.prioritize"
+CONTROL_ADD_ORG = "ctl.scheduler.add-org"
+CONTROL_DLQ_RETRY = "ctl.scheduler.dlq-retry"
+CONTROL_REPLAY = "ctl.processor.replay"
+SCHEDULER_QUEUE_GROUP = "scheduler"
+PROCESSOR_QUEUE_GROUP = "processor"
 
 # Control events about groups (no repository id): evt.control.group.<kind>.
 CONTROL_GROUP_KEY = "group"
@@ -128,7 +161,14 @@ STREAMS: tuple[StreamDef, ...] = (
 
 # Durable consumer names.
 PROCESSOR_CONSUMER = "processor"
+PROCESSOR_DEADLETTER_CONSUMER = "processor-deadletters"
 SCHEDULER_PROGRESS_CONSUMER = "scheduler-progress"
+
+# Key-value buckets. Leases expire unless renewed (the bucket's TTL is the lease's); the
+# periodic bucket keeps when each periodic task last ran, whichever replica ran it.
+LEASES_BUCKET = "watershed_leases"
+PERIODIC_BUCKET = "watershed_periodic"
+PERIODIC_LEASE = "scheduler-periodic"
 
 
 def job_consumer(phase: str) -> str:

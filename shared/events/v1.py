@@ -30,6 +30,7 @@ from shared.events.facts import (  # noqa: F401 - re-exported: v1.Issue etc.
     Part,
     PrCommit,
     PrFile,
+    PublicEvent,
     PullRequest,
     PullRequestDetail,
     Release,
@@ -49,8 +50,16 @@ class Struct(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag_
 # --------------------------------------------------------------------------- jobs
 
 
+# What a job is about. A repository job is one phase of one repository; the others are about no
+# single repository (repo_id 0) and are named by a task key (subjects.task_key).
+KIND_REPO = "repo"
+KIND_ACCOUNT = "account"  # list an organization's or user's repositories (``url``, ``owner``: the account)
+KIND_ACTIVITY = "activity"  # read the public activity of ``logins``
+
+
 class Job(Struct, tag="job"):
-    """One unit of work for one service (the phase) on one repository."""
+    """One unit of work for one service (the phase) on one repository, or on an account or a
+    batch of accounts (``kind``)."""
 
     job_id: str
     repo_id: int
@@ -62,6 +71,15 @@ class Job(Struct, tag="job"):
     name: str = ""
     full: bool = False  # ignore cursors: full resync
     dispatched_at: datetime | None = None
+    kind: str = KIND_REPO
+    task: str = ""  # not a repository job: its task key (its status row, its subjects)
+    source_id: int | None = None  # account jobs: the group source listed
+    logins: list[str] = []  # activity jobs: the accounts to read
+
+    @property
+    def key(self) -> int | str:
+        """The token naming the job's subjects: the repository id, or the task."""
+        return self.task or self.repo_id
 
 
 # -------------------------------------------------------------- staged messages
@@ -189,6 +207,38 @@ class CloneObserved(JobEvent, tag="clone", kw_only=True):
     disk_bytes: int | None = None  # allocated on disk by the clone
 
 
+class AccountReposObserved(JobEvent, tag="account_repos", kw_only=True):
+    """A page of an account's repository listing (repo_id 0: an account job)."""
+
+    account: str
+    items: list[RepoMeta]
+
+
+class AccountListed(JobEvent, tag="account_listed", kw_only=True):
+    """The account's listing is complete: ``total`` repositories in the pages before, or
+    ``unchanged`` since the stored ETag (no pages). Only a complete listing says which
+    repositories are gone."""
+
+    source_id: int
+    account: str
+    total: int
+    unchanged: bool = False
+    etag: str | None = None
+    platform_account_id: int | None = None
+
+
+class ContributorActivityObserved(JobEvent, tag="contributor_activity", kw_only=True):
+    """One account's public events (repo_id 0: an activity job). ``not_modified``: unchanged
+    since ``etag``; ``missing``: the account is gone (renamed or deleted)."""
+
+    namespace: str  # where the account lives: "github", or "github@host" (shared.ids)
+    login: str
+    items: list[PublicEvent] = []
+    etag: str | None = None
+    not_modified: bool = False
+    missing: bool = False
+
+
 class JobFinished(JobEvent, tag="job_finished", kw_only=True):
     """Last message of a job attempt: how many data messages came before it."""
 
@@ -202,6 +252,7 @@ class JobFinished(JobEvent, tag="job_finished", kw_only=True):
     error_kind: str | None = None  # see shared.errors.ErrorKind
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    task: str = ""  # a job about no single repository: its task key
 
 
 class JobRetrying(JobEvent, tag="job_retrying", kw_only=True):
@@ -214,6 +265,7 @@ class JobRetrying(JobEvent, tag="job_retrying", kw_only=True):
     error: str
     error_kind: str  # see shared.errors.ErrorKind: transient, rate_limited or auth
     retry_at: datetime | None = None
+    task: str = ""
 
 
 class RepoRegistered(Struct, tag="repo_registered"):
@@ -233,6 +285,7 @@ class JobDispatched(Struct, tag="job_dispatched"):
     phase: str
     job_id: str
     dispatched_at: datetime
+    task: str = ""  # a job about no single repository: its task key (repo_id is 0)
 
 
 class PhaseScheduled(Struct, tag="phase_scheduled"):
@@ -243,6 +296,74 @@ class PhaseScheduled(Struct, tag="phase_scheduled"):
     job_id: str
     state: str  # done | error
     next_due: datetime | None = None
+    failures: int | None = None  # failed jobs in a row, this one included (the retry backoff)
+
+
+class RepoIdentified(Struct, tag="repo_identified"):
+    """The processor gave a repository its id. Published by the processor itself on the
+    repository's subjects, so a replay of the repository recreates the row under this id."""
+
+    repo_id: int
+    url: str
+    platform: str
+    host: str
+    owner: str = ""
+    name: str = ""
+    group: str = "default"
+    registered_at: datetime | None = None
+
+
+class RepoSettingsChanged(Struct, tag="repo_settings"):
+    """A repository's own queue settings; None: inherit (the group's, else the global one).
+    The latest ``changed_at`` wins, so a replayed old change never undoes a newer one."""
+
+    repo_id: int
+    changed_at: datetime
+    priority: int | None = None
+    recollect_interval_s: float | None = None
+
+
+class GroupSettingsChanged(Struct, tag="group_settings"):
+    """A repository group's queue settings (None: the global default), for its repositories
+    that have no setting of their own."""
+
+    group: str
+    changed_at: datetime
+    priority: int | None = None
+    recollect_interval_s: float | None = None
+
+
+class RepoPrioritized(Struct, tag="repo_prioritized"):
+    """Move the repository's ``phases`` to the front of the queue, due now (``watershed prioritize``)."""
+
+    repo_id: int
+    phases: list[str]
+    at: datetime
+
+
+class GroupSourceAdded(Struct, tag="group_source"):
+    """Follow an organization or user: its repositories are registered in ``group`` and the
+    group follows the account's listing (new, renamed, transferred and deleted repositories)."""
+
+    group: str
+    platform: str
+    host: str
+    account: str
+    url: str
+    added_at: datetime
+
+
+class DeadLetterRetried(Struct, tag="dead_letter_retried"):
+    dead_letter_id: int
+    retried_at: datetime
+    job_id: str | None = None  # the job dispatched again (None: a message handed back to the processor)
+
+
+class RefreshViews(Struct, tag="refresh_views"):
+    """Refresh every materialized view of the data and augur schemas (the processor runs it)."""
+
+    run_id: str
+    requested_at: datetime
 
 
 # ------------------------------------------------------------------ control (people, through the API)
@@ -252,14 +373,6 @@ class RepoRemoved(Struct, tag="repo_removed"):
     """Stop collecting a repository. Its rows stay; registering its URL again brings it back."""
 
     repo_id: int
-    requested_at: datetime
-
-
-class RepoPrioritized(Struct, tag="repo_prioritized"):
-    """A repository's priority: of the jobs due in one scheduler pass, higher goes first."""
-
-    repo_id: int
-    priority: int
     requested_at: datetime
 
 
@@ -275,15 +388,7 @@ class GroupRemoved(Struct, tag="group_removed"):
     requested_at: datetime
 
 
-class GroupPrioritized(Struct, tag="group_prioritized"):
-    """The priority of a group and of every repository in it (and of those added to it later)."""
-
-    group_id: int
-    priority: int
-    requested_at: datetime
-
-
-ControlEvent = Union[RepoRemoved, RepoPrioritized, GroupAdded, GroupRemoved, GroupPrioritized]
+ControlEvent = Union[RepoRemoved, GroupAdded, GroupRemoved]
 
 DataEvent = Union[
     RepoObserved, IssuesObserved, PullRequestsObserved, CommentsObserved, CommitsObserved, ReviewsObserved,
@@ -318,11 +423,22 @@ StagedEvent = Union[
     JobDispatched,
     PhaseScheduled,
     RepoRemoved,
-    RepoPrioritized,
     GroupAdded,
     GroupRemoved,
-    GroupPrioritized,
+    AccountReposObserved,
+    AccountListed,
+    ContributorActivityObserved,
+    RepoIdentified,
+    RepoSettingsChanged,
+    GroupSettingsChanged,
+    RepoPrioritized,
+    GroupSourceAdded,
+    DeadLetterRetried,
+    RefreshViews,
 ]
+# Messages of jobs about no single repository (repo_id 0): applied without repository rows.
+TaskEvent = Union[AccountReposObserved, AccountListed, ContributorActivityObserved]
+TASK_EVENTS = (AccountReposObserved, AccountListed, ContributorActivityObserved)
 
 # ------------------------------------------------------------------ progress
 
@@ -346,7 +462,27 @@ class RepoAdded(Struct, tag="repo_added"):
     created: bool
 
 
-ProgressEvent = Union[JobCommitted, RepoAdded]
+class AccountSynced(Struct, tag="account_synced"):
+    """An account's listing was applied to its group."""
+
+    source_id: int
+    job_id: str
+    group: str
+    listed: int
+    added: list[int] = []  # repositories registered now
+    renamed: int = 0
+    unlisted: int = 0
+    relisted: int = 0
+    unchanged: bool = False
+
+
+class ViewsRefreshed(Struct, tag="views_refreshed"):
+    run_id: str
+    views: list[str] = []
+    failed: dict[str, str] = {}  # view -> error
+
+
+ProgressEvent = Union[JobCommitted, RepoAdded, AccountSynced, ViewsRefreshed]
 
 # ------------------------------------------------------------------ control (request/reply)
 
@@ -367,6 +503,7 @@ class CollectTarget(Part):
     created: bool = False
     jobs: dict[str, str] = {}
     error: str | None = None
+    running: list[str] = []  # phases whose job was queued or running already: that job is in ``jobs``
 
 
 class CollectReply(Struct, tag="collect_reply"):
@@ -399,6 +536,100 @@ class TokenPoolState(Struct, tag="token_pool_state"):
     budgets: list[TokenBudget] = []
 
 
+
+class SettingsRequest(Struct, tag="settings_request"):
+    """Set queue settings of repositories (``urls``) or of one group (``group``). A field left
+    None is kept as it is; ``inherit_*`` clears it (back to the group's, else the global one)."""
+
+    urls: list[str] = []
+    group: str = ""
+    priority: int | None = None
+    recollect_interval_s: float | None = None
+    inherit_priority: bool = False
+    inherit_interval: bool = False
+
+
+class SettingsTarget(Part):
+    input: str
+    url: str = ""
+    repo_id: int | None = None
+    group: str = ""
+    priority: int | None = None
+    recollect_interval_s: float | None = None
+    error: str | None = None
+
+
+class SettingsReply(Struct, tag="settings_reply"):
+    targets: list[SettingsTarget]
+
+
+class PrioritizeRequest(Struct, tag="prioritize_request"):
+    urls: list[str]
+
+
+class AddOrgRequest(Struct, tag="add_org_request"):
+    """Follow organizations or users; ``group`` (default: the account's name) holds their repositories."""
+
+    urls: list[str]
+    group: str = ""
+
+
+class OrgTarget(Part):
+    input: str
+    url: str = ""
+    account: str = ""
+    group: str = ""
+    source_id: int | None = None
+    created: bool = False
+    job_id: str | None = None
+    error: str | None = None
+
+
+class AddOrgReply(Struct, tag="add_org_reply"):
+    targets: list[OrgTarget]
+
+
+class DeadLetterRetryRequest(Struct, tag="dlq_retry_request"):
+    ids: list[int] = []
+    all: bool = False  # every dead letter not resolved yet
+
+
+class RetriedLetter(Part):
+    dead_letter_id: int
+    kind: str = ""  # job | message
+    job_id: str | None = None
+    subject: str = ""
+    error: str | None = None
+
+
+class DeadLetterRetryReply(Struct, tag="dlq_retry_reply"):
+    retried: list[RetriedLetter]
+
+
+class ReplayRequest(Struct, tag="replay_request"):
+    """Re-apply the staged events of ``urls`` (none: every repository) from ``since``."""
+
+    urls: list[str] = []
+    since: datetime | None = None
+
+
+class ReplayTarget(Part):
+    input: str
+    repo_id: int | None = None
+    url: str = ""
+    messages: int = 0
+    error: str | None = None
+
+
+class ReplayProgress(Struct, tag="replay_progress"):
+    """Sent to the requester's inbox while a replay runs; the last one has ``done``."""
+
+    messages_total: int = 0
+    messages_done: int = 0
+    repos: list[ReplayTarget] = []
+    done: bool = False
+    error: str | None = None
+
 # ------------------------------------------------------------------ codecs
 
 encoder = msgspec.json.Encoder()
@@ -408,6 +639,15 @@ progress_decoder = msgspec.json.Decoder(ProgressEvent)
 collect_request_decoder = msgspec.json.Decoder(CollectRequest)
 collect_reply_decoder = msgspec.json.Decoder(CollectReply)
 token_pool_decoder = msgspec.json.Decoder(TokenPoolState)
+settings_reply_decoder = msgspec.json.Decoder(SettingsReply)
+add_org_reply_decoder = msgspec.json.Decoder(AddOrgReply)
+dlq_retry_reply_decoder = msgspec.json.Decoder(DeadLetterRetryReply)
+replay_request_decoder = msgspec.json.Decoder(ReplayRequest)
+replay_progress_decoder = msgspec.json.Decoder(ReplayProgress)
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 def msg_id(event: StagedEvent | ProgressEvent | ControlEvent) -> str:
@@ -426,12 +666,30 @@ def msg_id(event: StagedEvent | ProgressEvent | ControlEvent) -> str:
         return f"added:{event.repo_id}"
     # A person's request is named by what and when: the same request retried is one message,
     # the same change asked again later is another.
-    if isinstance(event, (RepoRemoved, RepoPrioritized)):
+    if isinstance(event, RepoRemoved):
         return f"{event.__struct_config__.tag}:{event.repo_id}:{_micros(event.requested_at)}"
-    if isinstance(event, (GroupRemoved, GroupPrioritized)):
+    if isinstance(event, GroupRemoved):
         return f"{event.__struct_config__.tag}:{event.group_id}:{_micros(event.requested_at)}"
     if isinstance(event, GroupAdded):
         return f"group_added:{event.name}:{_micros(event.requested_at)}"
+    if isinstance(event, RepoIdentified):
+        return f"identified:{event.repo_id}:{event.url}"  # renamed: a new identity, not a duplicate
+    if isinstance(event, RepoSettingsChanged):
+        return f"repo-settings:{event.repo_id}:{_ms(event.changed_at)}"
+    if isinstance(event, GroupSettingsChanged):
+        return f"group-settings:{event.group}:{_ms(event.changed_at)}"
+    if isinstance(event, RepoPrioritized):
+        return f"prioritized:{event.repo_id}:{_ms(event.at)}"
+    if isinstance(event, GroupSourceAdded):
+        return f"source:{event.url}"
+    if isinstance(event, DeadLetterRetried):
+        return f"dlq-retried:{event.dead_letter_id}:{_ms(event.retried_at)}"
+    if isinstance(event, RefreshViews):
+        return f"views:{event.run_id}"
+    if isinstance(event, AccountSynced):
+        return f"synced:{event.source_id}:{event.job_id}"
+    if isinstance(event, ViewsRefreshed):
+        return f"views-refreshed:{event.run_id}"
     raise TypeError(f"no message id for {type(event).__name__}")
 
 

@@ -8,8 +8,10 @@ Public surface:
                                                 dataset.py: what is served
     create_sample_git_repo                      gitrepo.py: deterministic git history
     demo_forge                                  demo.py: sample dataset + sample git repo
+    generate_public_events                      _accounts.py: an account's public events
 """
 
+from shared.fakeforge._accounts import generate_public_events
 from shared.fakeforge._ratelimit import Quota
 from shared.fakeforge.dataset import (
     SAMPLE_REPO,
@@ -37,6 +39,7 @@ __all__ = [
     "create_sample_git_repo",
     "demo_forge",
     "generate_dataset",
+    "generate_public_events",
     "load_dataset",
     "load_sample_dataset",
     "sample_dataset_path",

@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
+from shared.fakeforge import _accounts as accounts
 from shared.fakeforge import _paging as paging
 from shared.fakeforge._paging import InvalidParam, QueryPairs
 from shared.fakeforge._shapes import API, WEB
@@ -91,10 +92,16 @@ class Api:
                 return not_found()
             return self._page("User", lambda: members, query, base_url + path)
         if match := _USER_PATH.match(path):
-            wanted = match["login"].lower()
-            users = self.dataset.distinct_users().values()
-            user = next((u for u in users if u["login"].lower() == wanted), None)
-            return ApiResponse(200, user) if user is not None else not_found()
+            return _found(accounts.find_account(self.dataset, match["login"]))
+        if match := accounts.ORG_REPOS_PATH.match(path):
+            return self._page("Repository", partial(accounts.owned_repos, self.dataset, match["login"], query,
+                                                    organization=True), query, base_url + path)
+        if match := accounts.USER_REPOS_PATH.match(path):
+            return self._page("Repository", partial(accounts.owned_repos, self.dataset, match["login"], query,
+                                                    organization=False), query, base_url + path)
+        if match := accounts.USER_EVENTS_PATH.match(path):
+            return self._page("Event", partial(accounts.public_events, self.dataset, match["login"]), query,
+                              base_url + path)
         return not_found()
 
     def _repo_by_name(self, full_name: str, rest: str, query: QueryPairs,

@@ -8,7 +8,8 @@ GitHub's REST shapes). Pull requests appear both in `pulls` and, with a `pull_re
 (`merged_by`, `commits`, `additions`...); the /pulls list endpoint drops PULL_DETAIL_KEYS, as
 GitHub's list does. Children keyed by PR number are `dict[int, list[Json]]` in memory and use
 string keys on disk. `renames`, `missing` and `blocked` describe the error scenarios (301, 404,
-451); `org_members` maps an organization login to its members (simple users).
+451); `org_members` maps an organization login to its members (simple users);
+`user_events` maps a login to its public events, newest first.
 
 The deterministic generator lives in _generator.py and is re-exported here.
 """
@@ -98,9 +99,35 @@ class Dataset:
     missing: set[str] = field(default_factory=set)
     blocked: set[str] = field(default_factory=set)
     org_members: dict[str, list[Json]] = field(default_factory=dict)
+    # login -> public events, newest first (GET /users/{login}/events/public)
+    user_events: dict[str, list[Json]] = field(default_factory=dict)
 
     def add(self, repo: RepoData) -> None:
         self.repositories[repo.full_name] = repo
+
+    def rename_repo(self, old: str, new: str, owner: Json | None = None) -> RepoData:
+        """Rename (or, with another ``owner``, transfer) a repository as GitHub does: same id,
+        new name; the old name redirects."""
+        repo = self.repositories.pop(self.find(old).full_name)  # type: ignore[union-attr]
+        new_owner, name = new.split("/", 1)
+        if owner is not None:
+            repo.repository["owner"] = owner
+        elif repo.repository["owner"]["login"].lower() != new_owner.lower():
+            raise ValueError(f"moving {old} to {new} needs the new owner's account")
+        repo.repository.update(name=name, full_name=new, html_url=f"https://github.com/{new}",
+                               clone_url=f"https://github.com/{new}.git")
+        self.add(repo)
+        self.renames[old] = new
+        return repo
+
+    def remove_repo(self, full_name: str) -> None:
+        """Delete a repository: gone from listings, 404 by name."""
+        self.repositories.pop(self.find(full_name).full_name)  # type: ignore[union-attr]
+        self.missing.add(full_name)
+
+    def find_user_events(self, login: str) -> list[Json]:
+        wanted = login.lower()
+        return next((events for name, events in self.user_events.items() if name.lower() == wanted), [])
 
     def merge(self, other: Dataset) -> None:
         self.repositories.update(other.repositories)
@@ -162,6 +189,8 @@ class Dataset:
             "missing": sorted(self.missing),
             "blocked": sorted(self.blocked),
             "org_members": dict(sorted(self.org_members.items())),
+            # Written only when there are some: the sample file stays as it was.
+            **({"user_events": dict(sorted(self.user_events.items()))} if self.user_events else {}),
         }
 
     @classmethod
@@ -175,6 +204,7 @@ class Dataset:
             missing=set(data.get("missing", [])),
             blocked=set(data.get("blocked", [])),
             org_members=dict(data.get("org_members", {})),
+            user_events=dict(data.get("user_events", {})),
         )
 
 

@@ -96,6 +96,65 @@ def parse_repo_url(
     return _remote(scheme, parts.username or "", host, parts.path, shown, github_hosts, gitlab_hosts, scp_form=False)
 
 
+class AccountRef(msgspec.Struct, frozen=True, kw_only=True):
+    """An organization or user whose repositories a group follows; ``url`` is the identity."""
+
+    platform: str  # "github"
+    host: str
+    account: str
+    url: str
+
+
+def parse_account_url(
+    text: str,
+    *,
+    github_hosts: frozenset[str] = GITHUB_HOSTS,
+    gitlab_hosts: frozenset[str] = GITLAB_HOSTS,
+) -> AccountRef:
+    """Parse an organization's or user's URL (``https://github.com/chaoss``, ``github.com/orgs/chaoss``);
+    raise InvalidInputError naming the input when it is not one we can follow."""
+    raw = text.strip() if isinstance(text, str) else ""
+    if not raw:
+        raise InvalidInputError("The organization URL is empty.")
+    shown = _shown(raw)
+    if any(ch.isspace() or ord(ch) < 32 for ch in raw):
+        raise InvalidInputError(f"{shown} is not an organization URL: it contains whitespace or control characters.")
+    if "://" not in raw:
+        raw = f"https://{raw}"
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError:
+        raise InvalidInputError(f"{shown} is not an organization URL: its host or port is malformed.") from None
+    if parts.scheme.lower() not in ("https", "http"):
+        raise InvalidInputError(f"{shown} is not an organization URL: use https.")
+    _refuse_credentials(parts, "https", shown)
+    host = (parts.hostname or "").lower().rstrip(".")
+    host = f"{host}:{port}" if port is not None else host
+    if host.startswith("www."):
+        host = host[4:]
+    segments = _segments(parts.path)
+    github_hosts = frozenset(h.lower() for h in github_hosts)
+    if host in frozenset(h.lower() for h in gitlab_hosts):
+        raise InvalidInputError(
+            f"{shown} is a GitLab group: following GitLab groups needs the GitLab platform, which is not"
+            " implemented in this version. Add its repositories one by one with `watershed add-repo`"
+            " (their git history is collected).")
+    if host not in github_hosts:
+        raise InvalidInputError(f"{shown} is not a GitHub organization or user URL"
+                                f" (GitHub hosts: {', '.join(sorted(github_hosts))}).")
+    if segments[:1] == ["orgs"]:
+        segments = segments[1:2]
+    if len(segments) != 1:
+        what = "names a repository" if len(segments) > 1 else "names no account"
+        raise InvalidInputError(f"{shown} {what}: give an organization or user, as in https://{host}/chaoss"
+                                " (repositories are added with `watershed add-repo`).")
+    account = segments[0]
+    if account.lower() in _GITHUB_RESERVED or not _GITHUB_PART.match(account) or len(account) > 39:
+        raise InvalidInputError(f"{shown} is not an organization URL: {account!r} is not a GitHub account name.")
+    return AccountRef(platform="github", host=host, account=account, url=f"https://{host}/{account}".lower())
+
+
 def is_host_name(text: str) -> bool:
     """Whether ``text`` is a host as repository URLs name it: lower case, an optional ``:port``."""
     return bool(_HOST.match(text))

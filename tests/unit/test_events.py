@@ -63,10 +63,25 @@ def _staged_samples() -> list[Any]:
         v1.JobDispatched(repo_id=5, phase="facade", job_id="facade-5-1", dispatched_at=T0),
         v1.PhaseScheduled(repo_id=5, phase="facade", job_id="facade-5-1", state="done", next_due=T0),
         v1.RepoRemoved(repo_id=5, requested_at=T0),
-        v1.RepoPrioritized(repo_id=5, priority=-3, requested_at=T0),
         v1.GroupAdded(name="core", requested_at=T0),
         v1.GroupRemoved(group_id=5, requested_at=T0),
-        v1.GroupPrioritized(group_id=5, priority=9, requested_at=T0),
+        v1.AccountReposObserved(repo_id=0, job_id="account-3-1", attempt=1, seq=0, account="o",
+                                items=[v1.RepoMeta(platform_id=1, owner="o", name="r")]),
+        v1.AccountListed(repo_id=0, job_id="account-3-1", attempt=1, seq=1, source_id=3, account="o", total=1,
+                         etag='"e"', platform_account_id=9),
+        v1.ContributorActivityObserved(repo_id=0, job_id="activity-1-0", attempt=1, seq=0, namespace="github",
+                                       login="alice", etag='"x"', items=[v1.PublicEvent(
+                                           platform_id=123, type="PushEvent", repo_name="x/y", repo_platform_id=4,
+                                           actor=ALICE, created_at=T0)]),
+        v1.RepoIdentified(repo_id=5, url="https://github.com/o/r", platform="github", host="github.com", owner="o",
+                          name="r", group="g", registered_at=T0),
+        v1.RepoSettingsChanged(repo_id=5, changed_at=T0, priority=3, recollect_interval_s=60.0),
+        v1.GroupSettingsChanged(group="g", changed_at=T0, recollect_interval_s=3600.0),
+        v1.RepoPrioritized(repo_id=5, phases=["collector", "facade"], at=T0),
+        v1.GroupSourceAdded(group="o", platform="github", host="github.com", account="o",
+                            url="https://github.com/o", added_at=T0),
+        v1.DeadLetterRetried(dead_letter_id=7, retried_at=T0, job_id="facade-5-9"),
+        v1.RefreshViews(run_id="views-1", requested_at=T0),
     ]
 
 
@@ -84,9 +99,22 @@ def test_staged_round_trip(event: Any) -> None:
 def test_job_and_progress_round_trip() -> None:
     job = v1.Job(job_id="j", repo_id=1, phase="collector", url="u", platform="github", full=True, dispatched_at=T0)
     assert v1.job_decoder.decode(v1.encoder.encode(job)) == job
+    account = v1.Job(job_id="a", repo_id=0, phase="collector", url="https://github.com/o", platform="github",
+                     kind=v1.KIND_ACCOUNT, task="account-3", source_id=3, owner="o")
+    assert v1.job_decoder.decode(v1.encoder.encode(account)) == account
+    assert (job.key, account.key) == (1, "account-3")
     for event in (v1.JobCommitted(repo_id=1, phase="p", job_id="j", ok=True, rows={"issues": 3}),
-                  v1.RepoAdded(repo_id=1, url="u", created=True)):
+                  v1.RepoAdded(repo_id=1, url="u", created=True),
+                  v1.AccountSynced(source_id=3, job_id="a", group="o", listed=4, added=[7], unlisted=1),
+                  v1.ViewsRefreshed(run_id="r", views=["data.v"], failed={"data.w": "boom"})):
         assert v1.progress_decoder.decode(v1.encoder.encode(event)) == event
+
+
+def test_an_old_job_without_the_new_fields_is_a_repository_job() -> None:
+    # Additive: a job published before kinds existed still decodes, as a repository job.
+    old = b'{"type":"job","job_id":"j","repo_id":4,"phase":"facade","url":"u","platform":"git"}'
+    job = v1.job_decoder.decode(old)
+    assert (job.kind, job.task, job.key) == (v1.KIND_REPO, "", 4)
 
 
 def test_msg_id_is_deterministic_and_ignores_the_payload() -> None:
@@ -167,10 +195,23 @@ def test_repo_events_filter_covers_one_repo_only() -> None:
     assert not any(matches(f, subjects.progress_subject(7)) for f in filters)
 
 
+def test_a_repository_identity_is_on_its_own_subjects_only() -> None:
+    assert any(matches(f, subjects.identity_subject(7)) for f in subjects.repo_events_filter(7))
+    assert not any(matches(f, subjects.identity_subject(17)) for f in subjects.repo_events_filter(7))
+    assert matches(subjects.IDENTITIES_FILTER, subjects.identity_subject(17))
+    assert not matches(subjects.IDENTITIES_FILTER, subjects.event_subject(subjects.SOURCE_CONTROL, 17, "settings"))
+    # Events about groups, operations and tasks are nobody's repository events.
+    for key in (subjects.CONTROL_GROUP_KEY, subjects.CONTROL_OPS_KEY, subjects.task_key("account", 7)):
+        subject = subjects.event_subject(subjects.SOURCE_CONTROL, key, "x")
+        assert not any(matches(f, subject) for f in subjects.repo_events_filter(7))
+
+
 def _built_subjects() -> list[str]:
     built = [subjects.command_subject(p, 3) for p in subjects.JOB_PHASES]
-    built += [subjects.event_subject(s, r, "finished") for s in subjects.SOURCES for r in (3, subjects.CONTROL_REPO_KEY)]
-    built.append(subjects.progress_subject(3))
+    built += [subjects.command_subject(subjects.PHASE_COLLECTOR, subjects.task_key("account", 3))]
+    built += [subjects.event_subject(s, r, "finished") for s in subjects.SOURCES
+              for r in (3, subjects.CONTROL_REPO_KEY, subjects.CONTROL_GROUP_KEY, subjects.task_key("activity", 1))]
+    built += [subjects.identity_subject(3), subjects.progress_subject(3), subjects.progress_subject("source-3")]
     built += [subjects.deadletter_subject(s) for s in list(built)]
     return built
 
@@ -264,9 +305,9 @@ def test_decode_lenient_wrong_shape_is_validation_error(body: bytes) -> None:
 
 def test_control_request_ids_name_the_request_and_its_moment() -> None:
     """A retried publish of one request is a duplicate; the same change asked later is not."""
-    first = v1.RepoPrioritized(repo_id=5, priority=1, requested_at=T0)
-    assert v1.msg_id(first) == v1.msg_id(v1.RepoPrioritized(repo_id=5, priority=1, requested_at=T0))
-    later = v1.RepoPrioritized(repo_id=5, priority=1, requested_at=T0 + timedelta(microseconds=1))
+    first = v1.RepoRemoved(repo_id=5, requested_at=T0)
+    assert v1.msg_id(first) == v1.msg_id(v1.RepoRemoved(repo_id=5, requested_at=T0))
+    later = v1.RepoRemoved(repo_id=5, requested_at=T0 + timedelta(microseconds=1))
     assert v1.msg_id(later) != v1.msg_id(first)
     assert v1.msg_id(v1.RepoRemoved(repo_id=5, requested_at=T0)) != v1.msg_id(v1.GroupRemoved(group_id=5,
                                                                                               requested_at=T0))

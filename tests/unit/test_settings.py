@@ -25,6 +25,17 @@ def test_defaults(tmp_path: Path) -> None:
     assert (s.recollect_interval_s, s.retry_interval_s, s.scheduler_tick_s) == (86400.0, 3600.0, 5.0)
     assert (s.job_ack_wait_s, s.job_max_deliver) == (300.0, 5)
     assert (s.processor_batch, s.processor_ack_wait_s) == (500, 60.0)
+    assert (s.scheduler_batch, s.scheduler_max_in_flight, s.job_stuck_timeout_s, s.leader_ttl_s) == (
+        200, 2000, 21600.0, 15.0)
+    assert (s.org_refresh_interval_s, s.breadth_interval_s, s.breadth_logins, s.views_refresh_interval_s) == (
+        86400.0, 3600.0, 200, 3600.0)
+
+
+def test_periodic_work_can_be_turned_off() -> None:
+    s = load_settings({"WATERSHED_ORG_REFRESH_INTERVAL": "0", "WATERSHED_BREADTH_INTERVAL": "0",
+                       "WATERSHED_VIEWS_REFRESH_INTERVAL": "0", "WATERSHED_SCHEDULER_BATCH": "50"})
+    assert (s.org_refresh_interval_s, s.breadth_interval_s, s.views_refresh_interval_s) == (0, 0, 0)
+    assert s.scheduler_batch == 50
 
 
 def test_blank_values_mean_default() -> None:
@@ -77,6 +88,13 @@ def test_good_values_are_parsed() -> None:
         ("DATABASE_URL", "postgresql:///"),
         ("GITHUB_API_URL", "ftp://api.github.com"),
         ("GITHUB_GIT_URL", "github.com"),
+        ("SCHEDULER_BATCH", "0"),
+        ("SCHEDULER_MAX_IN_FLIGHT", "many"),
+        ("JOB_STUCK_TIMEOUT", "30"),
+        ("LEADER_TTL", "0.5"),
+        ("ORG_REFRESH_INTERVAL", "-1"),
+        ("BREADTH_LOGINS", "0"),
+        ("VIEWS_REFRESH_INTERVAL", "hourly"),
     ],
 )
 def test_bad_value_names_the_variable(name: str, value: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.errors import InvalidInputError
-from shared.forge.urls import RepoRef, parse_repo_url, redact_userinfo
+from shared.forge.urls import AccountRef, RepoRef, parse_account_url, parse_repo_url, redact_userinfo
 
 GH = ("github", "github.com", "o", "r", "https://github.com/o/r", "https://github.com/o/r.git")
 
@@ -197,3 +197,43 @@ def test_github_and_gitlab_identities_ignore_case() -> None:
     assert gitlab == {"https://gitlab.com/f-droid/fdroidclient"}
     # Plain git hosts may be case-sensitive: kept as given.
     assert parse_repo_url("https://git.example.org/Team/Repo.git").url.endswith("/Team/Repo.git")
+
+
+# ------------------------------------------------------------------ organizations and users
+
+
+@pytest.mark.parametrize(("text", "account"), [
+    ("https://github.com/chaoss", "chaoss"),
+    ("github.com/chaoss/", "chaoss"),
+    ("https://www.github.com/CHAOSS", "CHAOSS"),
+    ("https://github.com/orgs/chaoss", "chaoss"),
+    ("https://github.com/orgs/chaoss/repositories", "chaoss"),
+    ("http://github.com/octo-cat", "octo-cat"),
+])
+def test_account_urls(text: str, account: str) -> None:
+    assert parse_account_url(text) == AccountRef(platform="github", host="github.com", account=account,
+                                                 url=f"https://github.com/{account.lower()}")
+
+
+def test_enterprise_accounts() -> None:
+    ref = parse_account_url("https://ghe.example.com/platform-team", github_hosts=frozenset({"github.com",
+                                                                                            "ghe.example.com"}))
+    assert (ref.host, ref.account, ref.url) == ("ghe.example.com", "platform-team", "https://ghe.example.com/platform-team")
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("https://gitlab.com/fdroid", "gitlab platform, which is not implemented"),
+    ("https://gitlab.com/groups/gnome/subgroup", "gitlab platform, which is not implemented"),
+    ("https://github.com/chaoss/augur", "names a repository"),
+    ("https://github.com/", "names no account"),
+    ("https://github.com/settings", "not a github account name"),
+    ("https://codeberg.org/forgejo", "not a github organization or user url"),
+    ("https://tok:secret@github.com/chaoss", "credentials"),
+    ("ftp://github.com/chaoss", "use https"),
+    ("", "empty"),
+])
+def test_account_urls_refused_with_a_reason(text: str, fragment: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        parse_account_url(text)
+    assert fragment in str(info.value).lower()
+    assert "secret" not in str(info.value)

@@ -155,7 +155,8 @@ class ControlPlane:
         return json_response(await control.remove_repo(self.backend, self.pool, request.path_params.repo_id), 202)
 
     async def prioritize_repo(self, request: Request) -> Response:
-        """Set a repository's priority: of the jobs due in one scheduler pass, higher goes first."""
+        """Move a repository to the front of the queue now (as `watershed prioritize`); with a
+        `priority`, also keep that priority (higher first among due jobs, as `watershed set-repo`)."""
         result = await control.prioritize_repo(self.backend, self.pool, request.path_params.repo_id, request.body)
         return json_response(result, 202)
 
@@ -175,7 +176,8 @@ class ControlPlane:
         return json_response(await control.remove_group(self.backend, self.pool, request.path_params.group_id), 202)
 
     async def prioritize_group(self, request: Request) -> Response:
-        """Set the priority of a group and of every repository in it."""
+        """Move every repository of a group to the front of the queue; with a `priority`, also the
+        group's standing priority (as `watershed set-group`)."""
         result = await control.prioritize_group(self.backend, self.pool, request.path_params.group_id, request.body)
         return json_response(result, 202)
 
@@ -240,7 +242,8 @@ class ControlPlane:
             R("DELETE", f"{API}/repos/{{repo_id}}", self.remove_repo, "Remove a repository", "repositories",
               path_params=repo, mutation=True, responses=accepted),
             R("POST", f"{API}/repos/{{repo_id}}/prioritize", self.prioritize_repo, "Prioritize a repository",
-              "repositories", path_params=repo, body=s.PriorityChange, mutation=True, responses=accepted),
+              "repositories", path_params=repo, body=s.PriorityChange, body_required=False, mutation=True,
+              responses={**accepted, 409: (None, "")}),
             R("POST", f"{API}/repos/{{repo_id}}/recollect", self.recollect_repo, "Recollect a repository",
               "repositories", path_params=repo, body=s.RecollectRequest, body_required=False, mutation=True,
               responses={202: (s.CollectResult, "Jobs dispatched"), 409: (None, "")}),
@@ -253,7 +256,7 @@ class ControlPlane:
             R("DELETE", f"{API}/groups/{{group_id}}", self.remove_group, "Remove a group", "groups",
               path_params=group, mutation=True, responses={**accepted, 409: (None, "")}),
             R("POST", f"{API}/groups/{{group_id}}/prioritize", self.prioritize_group, "Prioritize a group", "groups",
-              path_params=group, body=s.PriorityChange, mutation=True, responses=accepted),
+              path_params=group, body=s.PriorityChange, body_required=False, mutation=True, responses=accepted),
             R("POST", f"{API}/groups/{{group_id}}/recollect", self.recollect_group, "Recollect a group", "groups",
               path_params=group, body=s.RecollectRequest, body_required=False, mutation=True,
               responses={202: (s.CollectResult, "Jobs dispatched")}),

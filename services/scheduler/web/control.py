@@ -1,8 +1,9 @@
 """What the API's mutations do: publish the control events and jobs the CLI would, never write.
 
-Adding and recollecting go through the scheduler's own ``collect`` (the request behind
-``watershed add-repo``, ``collect`` and ``recollect``); removing, prioritizing and groups are
-control events on the STAGING stream that the processor records. Where the answer needs the
+Adding, recollecting, prioritizing and priorities go through the scheduler's own control
+(the requests behind ``watershed add-repo``, ``collect``, ``recollect``, ``prioritize`` and
+``set-repo``/``set-group``); removing and groups are control events on the STAGING stream
+that the processor records. Where the answer needs the
 recorded row (a new repository's id, a new group), the request waits for it, as ``collect`` does.
 """
 
@@ -27,15 +28,22 @@ from shared.settings import Settings
 RECORD_TIMEOUT_S = 30.0
 
 
+class Control(Protocol):
+    async def collect(self, request: v1.CollectRequest) -> v1.CollectReply: ...
+
+    async def prioritize(self, request: v1.PrioritizeRequest) -> v1.CollectReply: ...
+
+    async def settings_change(self, request: v1.SettingsRequest) -> v1.SettingsReply: ...
+
+
 class Backend(Protocol):
     """What the control plane needs of the scheduler it runs in."""
 
     settings: Settings
     pool: asyncpg.Pool | None
+    control: Control
 
     def publisher(self) -> Publisher: ...
-
-    async def collect(self, request: v1.CollectRequest) -> v1.CollectReply: ...
 
 
 def _now() -> datetime:
@@ -98,7 +106,7 @@ async def add_repo(backend: Backend, pool: asyncpg.Pool, body: s.RepoCreate) -> 
             return await pool.fetchval("SELECT state FROM data.repos WHERE url = $1", ref.url) != "removed"
 
         await _wait_for(active, f"The registration of {ref.url}")
-    reply = await backend.collect(v1.CollectRequest(urls=[ref.url], dispatch=body.collect, group=body.group))
+    reply = await backend.control.collect(v1.CollectRequest(urls=[ref.url], dispatch=body.collect, group=body.group))
     target = _reply_target(reply)
     assert target.repo_id is not None
     return s.RepoAdded(url=target.url, repo_id=target.repo_id, created=target.created, restored=restored,
@@ -113,11 +121,18 @@ async def remove_repo(backend: Backend, pool: asyncpg.Pool, repo_id: int) -> s.A
                              " bring it back.")
 
 
-async def prioritize_repo(backend: Backend, pool: asyncpg.Pool, repo_id: int, body: s.PriorityChange) -> s.Accepted:
+async def prioritize_repo(backend: Backend, pool: asyncpg.Pool, repo_id: int,
+                          body: s.PriorityChange | None) -> s.Accepted:
+    """To the front of the queue now (``watershed prioritize``); with a priority, also that
+    standing priority from now on (``watershed set-repo --priority``)."""
     row = await _repo_row(pool, repo_id)
-    await _publish(backend, subjects.event_subject(subjects.SOURCE_CONTROL, repo_id, "prioritized"),
-                   v1.RepoPrioritized(repo_id=repo_id, priority=body.priority, requested_at=_now()))
-    return s.Accepted(detail=f"{row['url']} gets priority {body.priority}.")
+    if row["state"] == "removed":
+        raise HttpError(409, "Repository removed", f"{row['url']} was removed; add it again to collect it.")
+    if body is not None and body.priority is not None:
+        await backend.control.settings_change(v1.SettingsRequest(urls=[row["url"]], priority=body.priority))
+    await backend.control.prioritize(v1.PrioritizeRequest(urls=[row["url"]]))
+    standing = f" and keeps priority {body.priority}" if body is not None and body.priority is not None else ""
+    return s.Accepted(detail=f"{row['url']} goes to the front of the queue{standing}.")
 
 
 async def recollect_repo(backend: Backend, pool: asyncpg.Pool, repo_id: int,
@@ -125,7 +140,7 @@ async def recollect_repo(backend: Backend, pool: asyncpg.Pool, repo_id: int,
     row = await _repo_row(pool, repo_id)
     if row["state"] == "removed":
         raise HttpError(409, "Repository removed", f"{row['url']} was removed; add it again to collect it.")
-    reply = await backend.collect(v1.CollectRequest(urls=[row["url"]], dispatch=True, full=body.full))
+    reply = await backend.control.collect(v1.CollectRequest(urls=[row["url"]], dispatch=True, full=body.full))
     _reply_target(reply)
     return s.CollectResult(targets=reply.targets)
 
@@ -169,11 +184,19 @@ async def remove_group(backend: Backend, pool: asyncpg.Pool, group_id: int) -> s
                              " their rows stay.")
 
 
-async def prioritize_group(backend: Backend, pool: asyncpg.Pool, group_id: int, body: s.PriorityChange) -> s.Accepted:
+async def prioritize_group(backend: Backend, pool: asyncpg.Pool, group_id: int,
+                           body: s.PriorityChange | None) -> s.Accepted:
+    """Every repository of the group to the front now; with a priority, also the group's
+    standing priority (``watershed set-group --priority``) for its repositories without their own."""
     group = await _group(pool, group_id)
-    await _publish(backend, subjects.event_subject(subjects.SOURCE_CONTROL, subjects.CONTROL_GROUP_KEY, "prioritized"),
-                   v1.GroupPrioritized(group_id=group_id, priority=body.priority, requested_at=_now()))
-    return s.Accepted(detail=f"The group {group.name!r} and its repositories get priority {body.priority}.")
+    if body is not None and body.priority is not None:
+        await backend.control.settings_change(v1.SettingsRequest(group=group.name, priority=body.priority))
+    async with pool.acquire() as conn:
+        urls = await reads.group_urls(conn, group_id)
+    if urls:
+        await backend.control.prioritize(v1.PrioritizeRequest(urls=urls))
+    standing = f"; the group keeps priority {body.priority}" if body is not None and body.priority is not None else ""
+    return s.Accepted(detail=f"The {len(urls)} repositories of {group.name!r} go to the front of the queue{standing}.")
 
 
 async def recollect_group(backend: Backend, pool: asyncpg.Pool, group_id: int,
@@ -183,5 +206,5 @@ async def recollect_group(backend: Backend, pool: asyncpg.Pool, group_id: int,
         urls = await reads.group_urls(conn, group_id)
     if not urls:
         return s.CollectResult(targets=[])
-    reply = await backend.collect(v1.CollectRequest(urls=urls, dispatch=True, full=body.full))
+    reply = await backend.control.collect(v1.CollectRequest(urls=urls, dispatch=True, full=body.full))
     return s.CollectResult(targets=reply.targets)

@@ -19,8 +19,12 @@ from shared.metrics import Metrics
 from shared.tokenpools import merge_budgets, read_pools
 from watershed.report import repo_report
 
+# A repository's priority is its own setting, else its group's (ops.effective_priority).
+_REPO_FROM = """data.repos r JOIN data.repo_groups g USING (repo_group_id)
+    LEFT JOIN ops.repo_settings rs ON rs.repo_id = r.repo_id
+    LEFT JOIN ops.group_settings gs ON gs.repo_group_id = r.repo_group_id"""
 _REPO_COLUMNS = """r.repo_id, r.url, r.platform, r.host, r.owner, r.name, r.repo_group_id AS group_id,
-    g.name AS "group", r.state, r.priority, r.registered_at"""
+    g.name AS "group", r.state, coalesce(rs.priority, gs.priority, 0) AS priority, r.registered_at"""
 
 
 def _like(text: str) -> str:
@@ -41,7 +45,7 @@ async def list_repos(conn: asyncpg.Connection, query: s.RepoQuery) -> s.RepoPage
     condition = " AND ".join(where)
     total = await conn.fetchval(f"SELECT count(*) FROM data.repos r WHERE {condition}", *args)
     rows = await conn.fetch(
-        f"SELECT {_REPO_COLUMNS} FROM data.repos r JOIN data.repo_groups g USING (repo_group_id)"
+        f"SELECT {_REPO_COLUMNS} FROM {_REPO_FROM}"
         f" WHERE {condition} ORDER BY r.repo_id LIMIT {query.limit} OFFSET {query.offset}", *args)
     phases = await _phase_summaries(conn, [r["repo_id"] for r in rows])
     items = [s.RepoSummary(**dict(r), phases=phases.get(r["repo_id"], [])) for r in rows]
@@ -61,8 +65,7 @@ async def _phase_summaries(conn: asyncpg.Connection, repo_ids: list[int]) -> dic
 
 
 async def repo_summary(conn: asyncpg.Connection, repo_id: int) -> s.RepoSummary | None:
-    row = await conn.fetchrow(f"SELECT {_REPO_COLUMNS} FROM data.repos r JOIN data.repo_groups g"
-                              " USING (repo_group_id) WHERE r.repo_id = $1", repo_id)
+    row = await conn.fetchrow(f"SELECT {_REPO_COLUMNS} FROM {_REPO_FROM} WHERE r.repo_id = $1", repo_id)
     if row is None:
         return None
     phases = await _phase_summaries(conn, [repo_id])
@@ -101,11 +104,12 @@ async def list_groups(conn: asyncpg.Connection, query: s.GroupQuery) -> s.GroupP
 
 
 _GROUPS_SQL = """
-SELECT g.repo_group_id AS group_id, g.name, g.priority, g.created_at, g.removed_at,
+SELECT g.repo_group_id AS group_id, g.name, coalesce(gs.priority, 0) AS priority, g.created_at, g.removed_at,
        count(r.repo_id) FILTER (WHERE r.state <> 'removed') AS repos, count(r.repo_id) AS repos_total
 FROM data.repo_groups g LEFT JOIN data.repos r USING (repo_group_id)
+LEFT JOIN ops.group_settings gs ON gs.repo_group_id = g.repo_group_id
 WHERE {condition}
-GROUP BY g.repo_group_id
+GROUP BY g.repo_group_id, gs.priority
 """
 
 

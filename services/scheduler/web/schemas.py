@@ -88,7 +88,7 @@ class GroupCreate(Struct):
 
 
 class PriorityChange(Struct):
-    priority: Priority
+    priority: Priority | None = None  # also a standing priority (higher first among due jobs)
 
 
 class RecollectRequest(Struct):

@@ -1,13 +1,11 @@
--- What people change through the REST API, as the processor records it.
+-- What people change through the REST API (or the CLI), as the processor records it.
 --
 -- A removed repository keeps its rows and is no longer scheduled; registering its URL again
 -- brings it back. A removed group is kept (its repositories still point at it) but hidden.
--- Priority orders the jobs due in one scheduler pass: higher first.
+-- (Priorities are queue settings: ops.repo_settings and ops.group_settings, 0008.)
 ALTER TABLE data.repos DROP CONSTRAINT IF EXISTS repos_state_check;
 ALTER TABLE data.repos ADD CONSTRAINT repos_state_check
-    CHECK (state IN ('active', 'missing', 'blocked', 'invalid', 'removed'));
-ALTER TABLE data.repos ADD COLUMN IF NOT EXISTS priority integer NOT NULL DEFAULT 0;
-ALTER TABLE data.repo_groups ADD COLUMN IF NOT EXISTS priority integer NOT NULL DEFAULT 0;
+    CHECK (state IN ('active', 'missing', 'blocked', 'invalid', 'unlisted', 'removed'));
 ALTER TABLE data.repo_groups ADD COLUMN IF NOT EXISTS removed_at timestamptz;
 
 -- The API lists repositories by group and state, and the dashboard counts recent jobs.
