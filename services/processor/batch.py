@@ -15,7 +15,7 @@ from typing import TypeGuard
 
 import asyncpg
 
-from services.processor import accounts, activity, control, gitstate, jobs, tasks
+from services.processor import accounts, control, gitstate, jobs, tasks
 from services.processor.rows import build_rows
 from services.processor.store import Statements, apply_rows
 from shared.affiliations import Matcher

@@ -26,8 +26,8 @@ from services.scheduler.dispatch import Dispatcher, repo_job
 from services.scheduler.periodic import Periodic
 from services.scheduler.policy import QUEUED_PHASES, Entry, after_job, plan_dispatch
 from services.scheduler.queue import QueueReader, Repo
-from services.scheduler.work import PeriodicWork
 from services.scheduler.web import ControlPlane, poll_queue_metrics
+from services.scheduler.work import PeriodicWork
 from shared.db import Role, connect_pool
 from shared.events import subjects, v1
 from shared.metrics import Metrics
