@@ -110,7 +110,7 @@ async def wait_for_jobs(database_url: str, reply: v1.CollectReply, *, timeout: f
     ended too: a person waiting at a terminal learns the error now, not after every retry and its
     backoff (a rate limit may be an hour away); the retry still runs in the stack."""
     ended = (*TERMINAL, RETRYING) if until_retry else TERMINAL
-    requested_at = requested_at or datetime.max.replace(tzinfo=timezone.utc)
+    requested_at = requested_at or reply.requested_at or datetime.max.replace(tzinfo=timezone.utc)
     pending = {(t.repo_id, phase): job for t in reply.targets if t.repo_id is not None for phase, job in t.jobs.items()}
     total = len(pending)
     deadline = time.monotonic() + timeout

@@ -15,7 +15,7 @@ from typing import TypeGuard
 
 import asyncpg
 
-from services.processor import accounts, control, gitstate, jobs, tasks
+from services.processor import accounts, activity, control, gitstate, jobs, tasks
 from services.processor.rows import build_rows
 from services.processor.store import Statements, apply_rows
 from shared.affiliations import Matcher
@@ -99,8 +99,8 @@ async def apply_batch(conn: asyncpg.Connection, sql: Statements, events: Sequenc
     task_data = [e for e in events if isinstance(e, v1.TASK_EVENTS)]
     listings = await accounts.stage(conn, [e for e in task_data if isinstance(e, v1.AccountReposObserved)],
                                     [e for e in task_data if isinstance(e, v1.AccountListed)])
-    activity = [e for e in task_data if isinstance(e, v1.ContributorActivityObserved)]
-    result.written["contributor_repo_activity"] += await tasks.apply_activity(conn, activity)
+    public = [e for e in task_data if isinstance(e, v1.ContributorActivityObserved)]
+    result.written["contributor_repo_activity"] += await tasks.apply_activity(conn, public)
     if task_data:
         await tasks.record_started(conn, {e.job_id for e in task_data})
 

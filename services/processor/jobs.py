@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 import asyncpg
 
 from shared.errors import ErrorKind
-from shared.events import v1
+from shared.events import subjects, v1
+
+_FEEDS_RESOLVER = (subjects.PHASE_COLLECTOR, subjects.PHASE_FACADE)
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,15 @@ async def complete_jobs(conn: asyncpg.Connection, jobs: Iterable[str]) -> list[C
                 " updated_at = now()",
                 r["job_id"], r["attempt"],
             )
+            if r["phase"] in _FEEDS_RESOLVER:
+                # New commits or pull request commits: their emails want resolving now, not at the
+                # resolver's next regular pass; a resolver job in flight may have read too early.
+                await conn.execute(
+                    "UPDATE ops.collection_status SET updated_at = now(),"
+                    " next_due = CASE WHEN state IN ('done', 'error') THEN least(next_due, now()) ELSE next_due END,"
+                    " rerun = state NOT IN ('done', 'error')"
+                    " WHERE repo_id = $1 AND phase = $2 AND (state NOT IN ('done', 'error') OR next_due IS NOT NULL)",
+                    r["repo_id"], subjects.PHASE_RESOLVER)
             # The streams it finished are at least as far as any checkpoint of an earlier,
             # unfinished pass; other phases' and other streams' checkpoints stay.
             await conn.execute(
@@ -257,7 +268,8 @@ async def record_scheduled(conn: asyncpg.Connection, events: Iterable[v1.PhaseSc
         # Only a committed job takes its decision: a copy arriving later (a replay, a second
         # scheduler's) finds the phase decided, or already running its next job, and changes nothing.
         await conn.execute(
-            "UPDATE ops.collection_status SET state = $4, next_due = $5, updated_at = now(),"
+            "UPDATE ops.collection_status SET state = $4, updated_at = now(), rerun = false,"
+            " next_due = CASE WHEN rerun AND $5::timestamptz IS NOT NULL THEN least($5, now()) ELSE $5 END,"
             " last_success_at = CASE WHEN $4 = 'done' THEN coalesce(finished_at, now()) ELSE last_success_at END,"
             " last_error = CASE WHEN $4 = 'done' THEN NULL ELSE last_error END,"
             " failures = coalesce($6, CASE WHEN $4 = 'done' THEN 0 ELSE failures + 1 END)"

@@ -73,6 +73,7 @@ class Control:
     async def collect(self, request: v1.CollectRequest) -> v1.CollectReply:
         """Register the repositories and (with ``dispatch``) run every phase for them now, except
         a phase whose job is queued or running already: that job is the answer."""
+        requested_at = _now()
         targets: list[v1.CollectTarget] = []
         for text in request.urls:
             try:
@@ -100,7 +101,7 @@ class Control:
                                             jobs=jobs, running=running))
         if not request.dispatch:
             self._wake()
-        return v1.CollectReply(targets=targets)
+        return v1.CollectReply(targets=targets, requested_at=requested_at)
 
     async def _collect_now(self, repo: asyncpg.Record, created: bool, full: bool) -> tuple[dict[str, str], list[str]]:
         now = _now()

@@ -16,11 +16,13 @@ from datetime import datetime, timedelta
 from shared.errors import ErrorKind
 from shared.events import subjects
 
-# Phases whose work exists, per platform. Analysis and resolver join when implemented.
+# Phases whose work exists, per platform. Analysis joins when implemented. The resolver maps
+# the emails the other phases bring to accounts: the processor makes it due again whenever a
+# collector or facade job of the repository commits (jobs.complete_jobs).
 PLATFORM_PHASES: dict[str, tuple[str, ...]] = {
-    "github": (subjects.PHASE_COLLECTOR, subjects.PHASE_FACADE),
+    "github": (subjects.PHASE_COLLECTOR, subjects.PHASE_FACADE, subjects.PHASE_RESOLVER),
     "gitlab": (subjects.PHASE_FACADE,),
-    "git": (subjects.PHASE_FACADE,),
+    "git": (subjects.PHASE_FACADE, subjects.PHASE_RESOLVER),
 }
 
 # Every phase some platform runs: the queue is read per phase.

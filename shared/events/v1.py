@@ -508,6 +508,9 @@ class CollectTarget(Part):
 
 class CollectReply(Struct, tag="collect_reply"):
     targets: list[CollectTarget]
+    # When the scheduler took the request: a job of a phase dispatched since then (by the loop,
+    # say) may replace the reply's in the status row, and has then ended for the waiter too.
+    requested_at: datetime | None = None
 
 # ------------------------------------------------------------------ token pools (key-value, not streamed)
 

@@ -72,7 +72,7 @@ async def test_repository_detail_is_the_cli_report(api_repo: Collected) -> None:
         await conn.close()
     assert detail["rows"] == report.rows and report.rows["issues"] > 0
     assert detail["requests"] == report.requests
-    assert {p["phase"]: p["state"] for p in detail["phases"]} == {"collector": "done", "facade": "done"}
+    assert {p["phase"]: p["state"] for p in detail["phases"]} == {"collector": "done", "facade": "done", "resolver": "done"}
     assert all(p["attempt"] == 1 and p["last_collected"] for p in detail["phases"])
     assert detail["repo"]["url"] == api_repo.url and detail["repo"]["group"] == "default"
 
@@ -94,7 +94,7 @@ async def test_mutations_are_recorded_by_the_processor(api_repo: Collected) -> N
             recollected = await http.post(f"/api/v1/repos/{rid}/recollect")
             assert recollected.status_code == 202, recollected.text
             jobs = recollected.json()["targets"][0]["jobs"]
-            assert set(jobs) == {"collector", "facade"} and all(j.endswith("-full") for j in jobs.values())
+            assert set(jobs) == {"collector", "facade", "resolver"} and all(j.endswith("-full") for j in jobs.values())
 
             assert (await http.delete(f"/api/v1/repos/{rid}")).status_code == 202
             await eventually(lambda: _eq(repo("state"), "removed"))
@@ -159,7 +159,8 @@ async def test_queue_tokens_and_overview(api_repo: Collected) -> None:
 
         overview = (await http.get("/api/v1/overview")).json()
         assert overview["repos"] == {"active": 1}
-        assert {t["phase"]: t["ok"] for t in overview["last_hour"]} == {"collector": 1, "facade": 1}
+        done = {t["phase"]: t["ok"] for t in overview["last_hour"]}
+        assert (done["collector"], done["facade"]) == (1, 1) and done["resolver"] >= 1, done
         assert overview["quota"] == tokens.json()["servers"]
         assert (await http.get("/api/v1/dead-letters")).json()["total"] == 0
         # The sample's history (2019-2025), whatever today's date: the default window is the last two years.

@@ -34,7 +34,7 @@ async def test_collect_recollect_and_status_json(pipeline: Pipeline, pipeline_se
         await conn.close()
     # A recollection is a full resync: its jobs say so (and ignore cursors).
     assert [(r["phase"], r["job_id"].endswith("-full"), r["state"]) for r in jobs] == [
-        ("collector", True, "done"), ("facade", True, "done")]
+        ("collector", True, "done"), ("facade", True, "done"), ("resolver", True, "done")]
 
     status = await watershed(env, "status", "--json", GOOD_URL)
     assert status.code == 0, status.stderr
@@ -43,7 +43,7 @@ async def test_collect_recollect_and_status_json(pipeline: Pipeline, pipeline_se
     assert repo["rows"]["issues"] == summary["repos"][0]["rows"]["issues"]
     assert set(repo["requests"]) == {"rest", "graphql", "not_modified", "charged"}
     assert repo["requests"]["rest"] > 0
-    assert {p["phase"]: p["state"] for p in repo["phases"]} == {"collector": "done", "facade": "done"}
+    assert {p["phase"]: p["state"] for p in repo["phases"]} == {"collector": "done", "facade": "done", "resolver": "done"}
     # The facade's clone: its state, default branch and size, also in the human table.
     clone = repo["clone"]
     assert (clone["state"], clone["default_branch"], clone["all_branches"]) == ("ok", "main", False)

@@ -19,7 +19,7 @@ async def test_demo_collects_everything_offline(tmp_path: Path) -> None:
     assert run.code == 0, run.stderr
     summary = json.loads(run.stdout)
     github, local = summary["repos"]
-    assert {p["phase"]: p["state"] for p in github["phases"]} == {"collector": "done", "facade": "done"}
+    assert {p["phase"]: p["state"] for p in github["phases"]} == {"collector": "done", "facade": "done", "resolver": "done"}
     assert github["rows"]["issues"] > 0 and github["rows"]["reviews"] > 0 and github["rows"]["commits"] > 0
     assert local["rows"]["commits"] == github["rows"]["commits"]
     assert run.seconds < 120, run.seconds

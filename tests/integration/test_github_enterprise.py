@@ -92,7 +92,7 @@ async def test_github_com_and_an_enterprise_host_in_one_pipeline(
 
     conn = await asyncpg.connect(pipeline.servers.database_url)
     try:
-        await check_status(conn, {dotcom_id: {"collector", "facade"}, ghe_id: {"collector", "facade"}})
+        await check_status(conn, {dotcom_id: {"collector", "facade", "resolver"}, ghe_id: {"collector", "facade", "resolver"}})
         repos = {r["repo_id"]: tuple(r)[1:] for r in await conn.fetch(
             "SELECT repo_id, url, platform, host, owner, name, platform_repo_id FROM data.repos")}
         assert repos == {

@@ -61,7 +61,7 @@ async def test_slice_rows_match_the_dataset_and_git(collect_repos, pipeline, sam
 
     conn = await asyncpg.connect(pipeline.servers.database_url)
     try:
-        await check_status(conn, {github_id: {"collector", "facade"}, local_id: {"facade"}})
+        await check_status(conn, {github_id: {"collector", "facade", "resolver"}, local_id: {"facade", "resolver"}})
         await check_repo(conn, github_id, data)
         await check_contributors(conn, data, sample_dataset.org_members.get(data.repository["owner"]["login"]))
         await check_issues(conn, github_id, data)
@@ -77,7 +77,7 @@ async def test_slice_rows_match_the_dataset_and_git(collect_repos, pipeline, sam
         assert [(t.repo_id, t.created, t.error) for t in again.targets] == [(github_id, False, None),
                                                                               (local_id, False, None)]
         assert again.targets[0].jobs != reply.targets[0].jobs, "the second pass ran new jobs"
-        await check_status(conn, {github_id: {"collector", "facade"}, local_id: {"facade"}})
+        await check_status(conn, {github_id: {"collector", "facade", "resolver"}, local_id: {"facade", "resolver"}})
         assert await table_counts(conn) == before
         assert await identities(conn) == ids_before
     finally:
@@ -146,9 +146,19 @@ def referenced_users(data: RepoData, org_members: list[dict[str, Any]] | None = 
     return users
 
 
+async def noreply_accounts(conn: asyncpg.Connection) -> dict[int, dict[str, Any]]:
+    """Accounts the resolver found named by noreply commit addresses (``{id}+{login}@...``),
+    which no forge list names: the sample git history has such an author."""
+    found: dict[int, dict[str, Any]] = {}
+    for r in await conn.fetch("SELECT email FROM data.contributor_aliases WHERE source = 'noreply'"):
+        user_id, login = r["email"].split("@", 1)[0].split("+", 1)
+        found[int(user_id)] = {"id": int(user_id), "login": login}
+    return found
+
+
 async def check_contributors(conn: asyncpg.Connection, data: RepoData, members: list[dict[str, Any]] | None) -> None:
     rows = {r["cntrb_id"]: r for r in await conn.fetch("SELECT * FROM data.contributors")}
-    expected = referenced_users(data, members)
+    expected = {**await noreply_accounts(conn), **referenced_users(data, members)}
     assert set(rows) == {cid(u) for u in expected.values()}
     kinds = {}
     for user in expected.values():
