@@ -26,9 +26,9 @@ RECOLLECT, RETRY = 86400.0, 3600.0
 @pytest.mark.parametrize(
     ("platform", "phases"),
     [
-        ("github", (subjects.PHASE_COLLECTOR, subjects.PHASE_FACADE)),
+        ("github", (subjects.PHASE_COLLECTOR, subjects.PHASE_FACADE, subjects.PHASE_RESOLVER)),
         ("gitlab", (subjects.PHASE_FACADE,)),
-        ("git", (subjects.PHASE_FACADE,)),
+        ("git", (subjects.PHASE_FACADE, subjects.PHASE_RESOLVER)),
     ],
 )
 def test_phases_per_platform(platform: str, phases: tuple[str, ...]) -> None:
