@@ -116,26 +116,30 @@ async def wait_for_jobs(database_url: str, reply: v1.CollectReply, *, timeout: f
     deadline = time.monotonic() + timeout
     conn = await asyncpg.connect(database_url)
     try:
-        while pending:
-            repo_ids = list({repo_id for repo_id, _ in pending})
+        repo_ids = list({repo_id for repo_id, _ in pending})
+        while True:
             rows = await conn.fetch(
-                "SELECT repo_id, phase, job_id, state, dispatched_at FROM ops.collection_status"
-                " WHERE repo_id = ANY($1::int[])", repo_ids)
+                "SELECT repo_id, phase, job_id, state, dispatched_at, next_due <= now() AS due_again"
+                " FROM ops.collection_status WHERE repo_id = ANY($1::int[])", repo_ids)
+            # Judged on one snapshot each time: a phase that ended may be made due again at once by
+            # a later commit of another phase (the resolver, when the facade brings new emails);
+            # then its next job is what the rows wait for.
+            finished: set[tuple[int, str]] = set()
             for row in rows:
                 key = (row["repo_id"], row["phase"])
-                if key not in pending or row["state"] not in ended:
+                if key not in pending or row["state"] not in ended or row["due_again"]:
                     continue
                 # Another job of the same phase dispatched after our request may have replaced
                 # ours in the status row; once it has ended, the rows are as fresh as ours.
                 newer = row["dispatched_at"] is not None and row["dispatched_at"] >= requested_at
                 if row["job_id"] == pending[key] or newer:
-                    pending.pop(key)
+                    finished.add(key)
             if on_progress is not None:
-                on_progress(total - len(pending), total)
-            if not pending:
+                on_progress(len(finished), total)
+            if len(finished) == total:
                 return
             if time.monotonic() > deadline:
-                raise CliError(f"timed out after {timeout:.0f}s waiting for {len(pending)} job(s) to finish")
+                raise CliError(f"timed out after {timeout:.0f}s waiting for {total - len(finished)} job(s) to finish")
             await asyncio.sleep(0.1)
     finally:
         await conn.close()

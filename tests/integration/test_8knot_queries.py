@@ -179,15 +179,15 @@ async def check(conn: asyncpg.Connection, data: RepoData, repos: list[int], gh_i
         (h, e.lower(), d.astimezone(UTC).replace(tzinfo=None)) for h, e, d in history}
 
     # Who did what: every action the dataset holds, credited to whoever did it.
-    expected = expected_actions(data, history)
+    expected = expected_actions(data, history, copies=2)
     cols, rows = await query(conn, "contributors_query", repos)
     assert cols == ["repo_id", "repo_name", "cntrb_id", "created_at", "login", "action", "rank"]
     assert Counter((r["action"], r["cntrb_id"], r["created_at"]) for r in rows) == expected
-    assert {r["repo_id"] for r in rows} == {gh_id}
+    assert {r["repo_id"] for r in rows} == {gh_id, local_id}
     assert any(a.startswith("pull_request_review_APPROVED") for a, _, _ in expected)
-    latest = defaultdict(list)
+    latest = defaultdict(list)  # ranks count per contributor and repository
     for r in rows:
-        latest[r["cntrb_id"]].append(r)
+        latest[(r["cntrb_id"], r["repo_id"])].append(r)
     for acts in latest.values():
         ranked = sorted(acts, key=lambda r: r["rank"])
         assert [r["rank"] for r in ranked] == list(range(1, len(acts) + 1))
@@ -202,6 +202,8 @@ async def check(conn: asyncpg.Connection, data: RepoData, repos: list[int], gh_i
     # Affiliation: actions of the accounts with a known email (GitHub's commit attribution).
     aliased = {c15(c[who]) for commits in data.pr_commits.values() for c in commits
                for who in ("author", "committer") if c.get(who) and c["commit"][who].get("email")}
+    # ... and the accounts noreply commit addresses name (the resolver keeps them as aliases).
+    aliased |= {c15({"id": int(named[1])}) for _, email, _ in history if (named := NOREPLY.match(email.lower()))}
     by_aliased = sum(n for (_, who, _), n in expected.items() if who in aliased)
     cols, rows = await query(conn, "affiliation_query", repos)
     assert cols == ["left", "created_at", "repo_id", "login", "action", "rank", "cntrb_company", "email_list"]
@@ -307,7 +309,11 @@ async def check(conn: asyncpg.Connection, data: RepoData, repos: list[int], gh_i
     assert {login for login, kind in stored.items() if kind == "Bot"} == bots & set(stored)
 
 
-def expected_actions(data: RepoData, history: list[tuple[str, str, datetime]]) -> Counter[tuple[str, str | None, datetime | None]]:
+NOREPLY = re.compile(r"^(\d+)\+[^@]+@users\.noreply\.github\.com$")
+
+
+def expected_actions(data: RepoData, history: list[tuple[str, str, datetime]],
+                     copies: int = 1) -> Counter[tuple[str, str | None, datetime | None]]:
     """explorer_contributor_actions, from the dataset: (action, 15-character id, when)."""
     plain = {i["number"]: i for i in data.plain_issues}
     pulls = {p["number"]: p for p in data.pulls}
@@ -335,9 +341,13 @@ def expected_actions(data: RepoData, history: list[tuple[str, str, datetime]]) -
             add("pull_request_closed", e["actor"], e["created_at"])
         elif e["event"] == "closed" and n in plain:
             add("issue_closed", e["actor"], e["created_at"])
-    # A commit counts for the account GitHub attributed it to in a pull request.
+    # A commit counts for the account GitHub attributed it to in a pull request, or the one its
+    # noreply address names (the resolver's finding), in every repository holding it: here the
+    # GitHub repository and the plain git one share their history.
     attributed = {c["sha"]: c.get("author") for commits in data.pr_commits.values() for c in commits}
-    for sha, _, when in history:
-        if sha in attributed:
-            add("commit", attributed[sha], when.isoformat())
+    for sha, email, when in history:
+        named = NOREPLY.match(email.lower())
+        account = attributed.get(sha) or ({"id": int(named[1])} if named else None)
+        for _ in range(copies):
+            add("commit", account, when.isoformat())
     return acts

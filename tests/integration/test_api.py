@@ -88,20 +88,32 @@ async def test_mutations_are_recorded_by_the_processor(api_repo: Collected) -> N
         async with httpx.AsyncClient(base_url=api_repo.base_url, timeout=60, headers=AUTH) as http:
             response = await http.post(f"/api/v1/repos/{rid}/prioritize", json={"priority": 7})
             assert response.status_code == 202, response.text
-            await eventually(lambda: _eq(repo("priority"), 7))
+            # A standing priority (the queue's settings) and, at once, the front of the queue.
+            await eventually(lambda: _eq(conn.fetchval("SELECT ops.effective_priority($1)", rid), 7))
+            assert (await http.get(f"/api/v1/repos/{rid}")).json()["repo"]["priority"] == 7
             assert (await http.post(f"/api/v1/repos/{rid}/prioritize", json={"priority": 10**6})).status_code == 422
 
+            # The front of the queue means due now: let those jobs end, or a recollect names them as
+            # running (no second job of a phase at once) rather than a full resync.
+            await eventually(lambda: _eq(conn.fetchval(
+                "SELECT count(*) FILTER (WHERE state NOT IN ('done', 'error') OR next_due <= now())"
+                " FROM ops.collection_status WHERE repo_id = $1 AND phase IN ('collector', 'facade')", rid), 0),
+                timeout=60)
             recollected = await http.post(f"/api/v1/repos/{rid}/recollect")
             assert recollected.status_code == 202, recollected.text
             jobs = recollected.json()["targets"][0]["jobs"]
-            assert set(jobs) == {"collector", "facade", "resolver"} and all(j.endswith("-full") for j in jobs.values())
+            # The resolver may still be running its pass after the first collection (that job is named).
+            assert set(jobs) == {"collector", "facade", "resolver"}
+            assert jobs["collector"].endswith("-full") and jobs["facade"].endswith("-full")
 
             assert (await http.delete(f"/api/v1/repos/{rid}")).status_code == 202
             await eventually(lambda: _eq(repo("state"), "removed"))
 
             async def recollected_jobs_ended() -> bool:
+                # The resolver is made due again when they commit (a new job id): the two jobs that fetch.
+                fetching = [jobs["collector"], jobs["facade"]]
                 rows = await conn.fetch("SELECT state FROM ops.collection_status WHERE job_id = ANY($1::text[])",
-                                        list(jobs.values()))
+                                        fetching)
                 return len(rows) == 2 and all(r["state"] in ("done", "error") for r in rows)
 
             # The jobs dispatched before the removal finish after it: the repository stays removed.
@@ -124,7 +136,14 @@ async def test_mutations_are_recorded_by_the_processor(api_repo: Collected) -> N
             assert (await http.post("/api/v1/groups", json={"name": "empty one"})).status_code == 200
             assert (await http.post(f"/api/v1/groups/{core['group_id']}/prioritize",
                                     json={"priority": -3})).status_code == 202
-            await eventually(lambda: _eq(repo("priority"), -3))
+
+            async def core_priority() -> object:
+                listed = (await http.get("/api/v1/groups")).json()["items"]
+                return next(g["priority"] for g in listed if g["name"] == "core")
+
+            await eventually(lambda: _eq(core_priority(), -3))
+            # The repository's own standing priority wins over its group's.
+            assert await conn.fetchval("SELECT ops.effective_priority($1)", rid) == 7
             default = next(g for g in groups if g["name"] == "default")
             assert (await http.delete(f"/api/v1/groups/{default['group_id']}")).status_code == 409
             assert (await http.delete(f"/api/v1/groups/{core['group_id']}")).status_code == 202

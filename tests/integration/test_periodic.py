@@ -112,25 +112,30 @@ async def test_the_processor_refreshes_every_materialized_view(nats_url: str, fr
                                                                tmp_path: Path) -> None:
     settings = load_settings({}, nats_url=nats_url, database_url=fresh_database_url, data_dir=tmp_path / "data")
     async with Pipeline(settings, http_port=0, without=frozenset({"scheduler", "collector", "facade"})):
-        none = await refresh(nats_url, "zero")
-        assert (none.views, none.failed) == ([], {})  # no view yet: nothing to do, and nothing fails
+        shipped_views = await refresh(nats_url, "zero")
         conn = await asyncpg.connect(fresh_database_url)
         try:
+            # The migrations' own views (the Augur explorer views) are refreshed, and nothing fails.
+            shipped = sorted(f"{r['schemaname']}.{r['matviewname']}" for r in await conn.fetch(
+                "SELECT schemaname, matviewname FROM pg_matviews"))
+            assert shipped and all(v.startswith("augur_data.") for v in shipped)
+            assert (sorted(shipped_views.views), shipped_views.failed) == (shipped, {})
             # As a later migration would: views owned by the migrating role, one with a unique index.
-            await conn.execute("CREATE SCHEMA augur_data")
             await conn.execute("CREATE MATERIALIZED VIEW data.repo_count AS SELECT 1 AS k, count(*) AS n FROM data.repos")
             await conn.execute("CREATE UNIQUE INDEX ON data.repo_count (k)")
-            await conn.execute("CREATE MATERIALIZED VIEW augur_data.explorer_repos AS SELECT url FROM data.repos")
+            await conn.execute("CREATE MATERIALIZED VIEW augur_data.test_repos AS SELECT url FROM data.repos")
             await conn.execute("CREATE MATERIALIZED VIEW public.elsewhere AS SELECT 1 AS x")
             await conn.execute("INSERT INTO data.repos (url, platform, host, repo_group_id) VALUES"
                                " ('https://git.example.org/a/b', 'git', 'git.example.org', 1)")
             some = await refresh(nats_url, "some")
-            assert sorted(some.views) == ["augur_data.explorer_repos", "data.repo_count"] and some.failed == {}
+            assert sorted(some.views) == sorted([*shipped, "augur_data.test_repos", "data.repo_count"])
+            assert some.failed == {}  # public.elsewhere is not ours: left alone
             assert await conn.fetchval("SELECT n FROM data.repo_count") == 1
-            assert await conn.fetchval("SELECT count(*) FROM augur_data.explorer_repos") == 1
-            modes = dict(await conn.fetch("SELECT view_name, concurrent FROM ops.view_refreshes"))
-            assert modes == {"data.repo_count": True, "augur_data.explorer_repos": False}
-            await wait_for(conn, "SELECT count(*) FROM ops.view_refreshes WHERE run_id = 'some'", 2)
+            assert await conn.fetchval("SELECT count(*) FROM augur_data.test_repos") == 1
+            modes = dict(await conn.fetch("SELECT view_name, concurrent FROM ops.view_refreshes WHERE run_id = 'some'"
+                                          " AND view_name IN ('data.repo_count', 'augur_data.test_repos')"))
+            assert modes == {"data.repo_count": True, "augur_data.test_repos": False}
+            await wait_for(conn, "SELECT count(*) FROM ops.view_refreshes WHERE run_id = 'some'", len(shipped) + 2)
         finally:
             await conn.close()
 

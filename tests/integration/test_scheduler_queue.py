@@ -68,7 +68,8 @@ async def test_dispatch_follows_the_queue_order_within_the_budgets(nats_url: str
         try:
             events: list[tuple[str, v1.Struct]] = [
                 (control(subjects.CONTROL_REPO_KEY, "registered"),
-                 v1.RepoRegistered(url=f"https://git.example.org/q/{n}", platform="git", host="git.example.org",
+                 # GitLab repositories: one phase each (facade), so each one is one entry of the queue.
+                 v1.RepoRegistered(url=f"https://gitlab.com/q/{n}", platform="gitlab", host="gitlab.com",
                                    owner="q", name=n, group="vip" if n.startswith("v") else "default"))
                 for n in names]
             await publish(nats_url, events)
@@ -96,7 +97,7 @@ async def test_dispatch_follows_the_queue_order_within_the_budgets(nats_url: str
                 # Asked to collect now, a phase already queued is not dispatched twice: its job is the answer.
                 queued_job = await conn.fetchval("SELECT job_id FROM ops.collection_status WHERE repo_id = $1",
                                                  ids["p"])
-                reply = await request_collection(nats_url, ["https://git.example.org/q/p"], dispatch=True)
+                reply = await request_collection(nats_url, ["https://gitlab.com/q/p"], dispatch=True)
                 assert (reply.targets[0].jobs, reply.targets[0].running) == ({"facade": queued_job}, ["facade"])
                 await scheduler.run_pass()  # if the loop has not run its second tick yet
                 await wait_for(conn, "SELECT count(*) FROM ops.collection_status WHERE state = 'queued'", 5)
