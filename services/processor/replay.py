@@ -37,9 +37,10 @@ from nats.js import JetStreamContext
 from nats.js import api as js_api
 from nats.js.errors import NotFoundError
 
-from services.processor import control, tasks
+from services.processor import activity, control, tasks
 from services.processor.batch import apply_facts
 from services.processor.store import Statements
+from shared.affiliations import Matcher
 from shared.events import subjects, v1
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ class Cursors:
 
 
 async def apply_replayed(conn: asyncpg.Connection, sql: Statements, events: list[v1.StagedEvent],
-                         cursors: Cursors) -> int:
+                         cursors: Cursors, affiliations: Matcher | None = None) -> int:
     """One batch of a replay inside the caller's transaction; returns rows written."""
     await control.restore_repos(conn, [e for e in events if isinstance(e, v1.RepoIdentified)])
     await control.record_sources(conn, [e for e in events if isinstance(e, v1.GroupSourceAdded)])
@@ -86,11 +87,16 @@ async def apply_replayed(conn: asyncpg.Connection, sql: Statements, events: list
     await control.record_repo_settings(conn, [e for e in events if isinstance(e, v1.RepoSettingsChanged)])
     facts = [e for e in events if isinstance(e, v1.JobEvent) and not isinstance(
         e, (v1.JobFinished, v1.JobRetrying, v1.CursorObserved, *v1.TASK_EVENTS))]
-    written = (await apply_facts(conn, sql, facts)).written
-    activity = await tasks.apply_activity(conn, [e for e in events if isinstance(e, v1.ContributorActivityObserved)])
+    # The processor's affiliation mappings, as on the live path: a rebuilt commit row is the same row.
+    written = (await apply_facts(conn, sql, facts, affiliations)).written
+    # The commits' aggregates follow them (the live path refreshes them when a facade job commits).
+    committed = {e.repo_id for e in facts if isinstance(e, (v1.CommitsObserved, v1.CommitsRetracted))}
+    written.update(await activity.refresh(conn, committed))
+    contributed = await tasks.apply_activity(
+        conn, [e for e in events if isinstance(e, v1.ContributorActivityObserved)])
     cursors.see(events)
     await cursors.save(conn)
-    return sum(written.values()) + activity
+    return sum(written.values()) + contributed
 
 
 @dataclass
@@ -262,7 +268,7 @@ class Replayer:
                 with suppress(msgspec.DecodeError):  # the live path dead-lettered it already
                     events.append(v1.staged_decoder.decode(m.data))
             async with pool.acquire() as conn, conn.transaction():
-                await apply_replayed(conn, processor.sql, events, cursors)
+                await apply_replayed(conn, processor.sql, events, cursors, processor.affiliations)
             left -= len(msgs)
             done += len(msgs)
             if time.monotonic() - reported > REPORT_EVERY_S:

@@ -28,32 +28,33 @@ async def test_settings_priorities_and_the_queue_view(pipeline: Pipeline, tmp_pa
     assert plain.code == 0 and plain.stdout.startswith("added: ")
     conn = await asyncpg.connect(pipeline.servers.database_url)
     try:
-        await wait_for(conn, "SELECT count(*) FROM ops.collection_status WHERE state = 'done'", 3, timeout=60)
+        await wait_for(conn, "SELECT count(*) FROM ops.collection_status WHERE state = 'done'", 6, timeout=60)
 
         group = await watershed(env, "set-group", "team", "--priority", "7", "--interval", "2h", "--json")
         assert group.code == 0, group.stderr
         (target,) = json.loads(group.stdout)["targets"]
         assert (target["group"], target["priority"], target["recollect_interval_s"]) == ("team", 7, 7200.0)
-        await wait_for(conn, "SELECT count(*) FROM ops.collection_status WHERE priority = 7", 2)
+        await wait_for(conn, "SELECT count(*) FROM ops.collection_status WHERE phase = 'facade' AND priority = 7", 2)
         # The new interval moves the next collection of what is done: last success + 2 hours.
-        await wait_for(conn, "SELECT count(*) FROM ops.collection_status WHERE priority = 7"
+        await wait_for(conn, "SELECT count(*) FROM ops.collection_status WHERE phase = 'facade' AND priority = 7"
                              " AND next_due = last_success_at + interval '2 hours'", 2)
 
         one = await watershed(env, "set-repo", repos[0], "--priority", "1", "--interval", "30m")
         assert one.code == 0, one.stderr
         assert "priority 1, recollect every 30m" in one.stdout
-        await wait_for(conn, "SELECT count(*) FROM ops.collection_status WHERE priority = 1"
+        await wait_for(conn, "SELECT count(*) FROM ops.collection_status WHERE phase = 'facade' AND priority = 1"
                              " AND next_due = last_success_at + interval '30 minutes'", 1)
         back = await watershed(env, "set-repo", repos[0], "--inherit-priority", "--json")
         (target,) = json.loads(back.stdout)["targets"]
         assert (target["priority"], target["recollect_interval_s"]) == (None, 1800.0)
-        await wait_for(conn, "SELECT count(*) FROM ops.collection_status WHERE priority = 7", 2)
+        await wait_for(conn, "SELECT count(*) FROM ops.collection_status WHERE phase = 'facade' AND priority = 7", 2)
 
         queue = json.loads((await watershed(env, "queue", "--json")).stdout)
-        assert [line["priority"] for line in queue["next"]] == [7, 7, 0]  # priority first
+        # Priority first (a plain git repository has two phases: facade and resolver).
+        assert [line["priority"] for line in queue["next"]] == [7, 7, 7, 7, 0, 0], queue["next"]
 
         status = ("SELECT s.job_id, s.state FROM ops.collection_status s JOIN data.repos r USING (repo_id)"
-                  f" WHERE r.url = 'file://{repos[2]}'")
+                  f" WHERE r.url = 'file://{repos[2]}' AND s.phase = 'facade'")
         old_job = (await conn.fetchrow(status))["job_id"]
         urgent = await watershed(env, "prioritize", repos[2], "--json")
         assert urgent.code == 0, urgent.stderr
