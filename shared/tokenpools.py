@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 from nats.js import JetStreamContext
 from nats.js import api as js_api
-from nats.js.errors import BucketNotFoundError, NoKeysError, NotFoundError
+from nats.js.errors import BucketNotFoundError, KeyDeletedError, NoKeysError, NotFoundError
 from nats.js.kv import KeyValue
 
 from shared.events import subjects, v1
@@ -63,17 +63,24 @@ async def publish(kv: KeyValue, state: v1.TokenPoolState) -> None:
 
 
 async def read_pools(js: JetStreamContext) -> list[v1.TokenPoolState]:
-    """Every reported pool (empty before any collector reported)."""
+    """Every reported pool (empty before any collector reported).
+
+    The keys come from the bucket's stream state (its subjects with a message), not from
+    ``KeyValue.keys()``: that one watches the bucket and, when a collector puts its report
+    during the watch, may end before it saw any entry and claim there is none."""
+    stream = f"KV_{subjects.TOKEN_POOLS_BUCKET}"
+    prefix = f"$KV.{subjects.TOKEN_POOLS_BUCKET}."
     try:
         kv = await js.key_value(subjects.TOKEN_POOLS_BUCKET)
-        keys = await kv.keys()
-    except (BucketNotFoundError, NotFoundError, NoKeysError):
+        info = await js.stream_info(stream, subjects_filter=f"{prefix}>")
+    except (BucketNotFoundError, NotFoundError):
         return []
+    keys = sorted(subject.removeprefix(prefix) for subject in (info.state.subjects or {}))
     states = []
     for key in keys:
         try:
             entry = await kv.get(key)
-        except (NotFoundError, NoKeysError):
+        except (NotFoundError, NoKeysError, KeyDeletedError):
             continue  # expired between the listing and the read
         if entry.value:
             states.append(v1.token_pool_decoder.decode(entry.value))

@@ -57,6 +57,10 @@ class _Fault:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     after: int = 0  # matching requests still answered normally before the fault starts
+    exact: bool = False  # the path itself only, not everything under it
+
+    def matches(self, path: str) -> bool:
+        return path == self.prefix if self.exact else path.startswith(self.prefix)
 
 
 class _Server(ThreadingHTTPServer):
@@ -197,12 +201,13 @@ class FakeForge:
     # -- test controls -----------------------------------------------------------------------
 
     def fail_next(self, path_prefix: str, status: int = 502, times: int = 1, *,
-                  body: Any = None, headers: dict[str, str] | None = None, after: int = 0) -> None:
-        """The next `times` requests whose path starts with `path_prefix` get `status`
-        (with `body`, default a GitHub-style message) instead of the real answer; with
-        `after`, only once that many matching requests were answered normally."""
+                  body: Any = None, headers: dict[str, str] | None = None, after: int = 0,
+                  exact: bool = False) -> None:
+        """The next `times` requests whose path starts with `path_prefix` (is it, with
+        `exact`) get `status` (with `body`, default a GitHub-style message) instead of the
+        real answer; with `after`, only once that many matching requests were answered normally."""
         with self._lock:
-            self._faults.append(_Fault(path_prefix, times, status, body, dict(headers or {}), after))
+            self._faults.append(_Fault(path_prefix, times, status, body, dict(headers or {}), after, exact))
 
     def truncate_next(self, path_prefix: str, times: int = 1) -> None:
         """The next matching responses announce their full Content-Length, send half the
@@ -255,10 +260,10 @@ class FakeForge:
     def _take_fault(self, path: str) -> _Fault | None:
         with self._lock:
             for fault in self._faults:
-                if path.startswith(fault.prefix) and fault.after > 0:
+                if fault.matches(path) and fault.after > 0:
                     fault.after -= 1
                     return None
-                if path.startswith(fault.prefix) and fault.remaining > 0:
+                if fault.matches(path) and fault.remaining > 0:
                     fault.remaining -= 1
                     if fault.remaining == 0:
                         self._faults.remove(fault)

@@ -51,7 +51,7 @@ async def test_dashboard_shows_the_database_and_escapes_forge_text(api_repo: Col
             await page.goto(f"{api_repo.base_url}/")
             assert await page.title() == "Overview · Watershed"
             assert _number(await page.text_content("[data-testid=repos]")) == repos
-            assert _number(await page.text_content("[data-testid=done-hour]")) == done_hour == 2
+            assert _number(await page.text_content("[data-testid=done-hour]")) == done_hour == 3  # collector, facade and resolver
             assert _number(await page.text_content("[data-testid=failing]")) == 0
             await page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
 

@@ -26,7 +26,9 @@ pytestmark = pytest.mark.integration
 
 async def test_a_poison_job_is_dead_lettered_listed_and_retried_once_healed(
         pipeline: Pipeline, pipeline_settings: Settings, forge: FakeForge) -> None:
-    forge.fail_next(f"/repos/{SAMPLE_REPO}", status=500, times=10**6)
+    # The repository's own endpoint only (the collector's first request): the resolver's
+    # /repos/{repo}/commits/{sha} answers, so only the collector's job is poisoned.
+    forge.fail_next(f"/repos/{SAMPLE_REPO}", status=500, times=10**6, exact=True)
     env = cli_env(nats_url=pipeline.servers.nats_url, database_url=pipeline.servers.database_url,
                   github_api_url=forge.base_url, facade_allow_local="1")
     reply = await request_collection(pipeline.servers.nats_url, [GOOD_URL], dispatch=True)
