@@ -16,7 +16,7 @@ from shared.fakeforge._shapes import user_json
 from shared.forge.github import GitHubClient, Listing
 from shared.forge.github.accounts import EVENTS_MAX_PAGES, EVENTS_PAGE, AccountsClient
 
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "github" / "examples"
+REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "examples"  # copies: runs from a clone
 TOKEN = "ghp_accountsContractToken000000000000000"
 ALICE = user_json("alice-dev", 4242)
 
