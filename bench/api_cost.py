@@ -100,6 +100,8 @@ def rest_kind(path: str) -> str:
         return f"list:{BULK_LISTS[rest]}"
     if _PER_ITEM.match(rest):
         return "per-item"
+    if rest.startswith("/commits/"):
+        return "resolver:commit author"  # the resolver: who a commit's email belongs to
     for prefix, label in SMALL_REST.items():
         if rest == prefix or (prefix.endswith("/") and rest.startswith(prefix)):
             return f"small:{label}"
