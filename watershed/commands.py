@@ -15,7 +15,6 @@ import typer
 
 from shared.errors import WatershedError
 from shared.events import subjects, v1
-from shared.forge.urls import parse_account_url, parse_repo_url
 from shared.settings import Settings
 from watershed import render, render_ops
 from watershed.client import connect_stack, request_collection, validate_urls
@@ -94,7 +93,7 @@ def register(app: typer.Typer) -> None:
         errors = []
         for url in urls:
             try:
-                parse_account_url(url, github_hosts=settings.github_hosts)
+                settings.account_ref(url)
             except WatershedError as exc:
                 errors.append(str(exc))
         if errors:
@@ -218,7 +217,7 @@ def register(app: typer.Typer) -> None:
         canonical, errors = [], []
         for url in urls or []:
             try:
-                canonical.append(parse_repo_url(url, github_hosts=settings.github_hosts, allow_local=True).url)
+                canonical.append(settings.repo_ref(url, allow_local=True).url)
             except WatershedError as exc:
                 errors.append(str(exc))
         if errors:

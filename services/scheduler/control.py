@@ -20,7 +20,6 @@ from services.scheduler.queue import Repo
 from shared.errors import WatershedError
 from shared.events import subjects, v1
 from shared.events.jetstream import MSG_ID_HEADER, Publisher
-from shared.forge.urls import parse_account_url, parse_repo_url
 from shared.settings import Settings
 
 RECORDED_WITHIN_S = 30.0
@@ -62,8 +61,7 @@ class Control:
     def _repo_ref(self, text: str) -> tuple[str | None, str | None]:
         """(canonical URL, error) of a repository URL as given."""
         try:
-            ref = parse_repo_url(text, github_hosts=self.settings.github_hosts,
-                                 allow_local=self.settings.facade_allow_local)
+            ref = self.settings.repo_ref(text)
         except WatershedError as exc:
             return None, str(exc)
         return ref.url, None
@@ -77,8 +75,7 @@ class Control:
         targets: list[v1.CollectTarget] = []
         for text in request.urls:
             try:
-                ref = parse_repo_url(text, github_hosts=self.settings.github_hosts,
-                                     allow_local=self.settings.facade_allow_local)
+                ref = self.settings.repo_ref(text)
             except WatershedError as exc:
                 targets.append(v1.CollectTarget(input=text, error=str(exc)))
                 continue
@@ -197,7 +194,7 @@ class Control:
         targets = []
         for text in request.urls:
             try:
-                ref = parse_account_url(text, github_hosts=self.settings.github_hosts)
+                ref = self.settings.account_ref(text)
             except WatershedError as exc:
                 targets.append(v1.OrgTarget(input=text, error=str(exc)))
                 continue
