@@ -181,7 +181,7 @@ def _gitlab_group(host: str, segments: list[str], shown: str) -> AccountRef:
     if len(segments) > _GITLAB_MAX_DEPTH:
         raise InvalidInputError(f"{shown} is not a group URL: GitLab nests groups at most {_GITLAB_MAX_DEPTH} deep.")
     for part in segments:
-        if not _GITLAB_PART.match(part) or part in (".", "..") or part.lower().endswith(".atom"):
+        if not _is_gitlab_part(part) or part.lower().endswith(".atom"):
             raise InvalidInputError(f"{shown} is not a group URL: {part!r} is not a valid GitLab path segment"
                                     " (letters, digits, '-', '_' and '.' only).")
     path = "/".join(segments)
@@ -192,6 +192,15 @@ def _gitlab_group(host: str, segments: list[str], shown: str) -> AccountRef:
 def is_host_name(text: str) -> bool:
     """Whether ``text`` is a host as repository URLs name it: lower case, an optional ``:port``."""
     return bool(_HOST.match(text))
+
+
+def is_gitlab_path(path: str) -> bool:
+    """Whether ``path`` (``group/subgroup/project``) is made of segments GitLab allows."""
+    return all(_is_gitlab_part(part) for part in path.split("/"))
+
+
+def _is_gitlab_part(part: str) -> bool:
+    return bool(_GITLAB_PART.match(part)) and part not in (".", "..")
 
 
 def redact_userinfo(text: str) -> str:
@@ -295,7 +304,7 @@ def _gitlab(host: str, segments: list[str], shown: str) -> RepoRef:
         raise InvalidInputError(f"{shown} is not a repository URL: a GitLab URL needs a group and a project.")
     segments = [*segments[:-1], _strip_git(segments[-1])]
     for part in segments:
-        if not _GITLAB_PART.match(part) or part in (".", ".."):
+        if not _is_gitlab_part(part):
             raise InvalidInputError(f"{shown} is not a repository URL: {part!r} is not a valid GitLab path segment.")
     # GitLab paths are case-insensitive too (one project answers to every spelling).
     url = f"https://{host}/{'/'.join(segments)}".lower()
