@@ -81,14 +81,15 @@ def register(app: typer.Typer) -> None:
                [f"{t.input}: {t.error}" for t in reply.targets if t.error])
 
     @app.command("add-org")
-    def add_org(urls: Annotated[list[str], typer.Argument(help="GitHub organization or user URLs.")],
+    def add_org(urls: Annotated[list[str], typer.Argument(help="GitHub organization or user URLs, GitLab group URLs.")],
                 group: Annotated[Optional[str], typer.Option(help="Group of their repositories"
                                                                    " (default: the account's name).")] = None,
                 wait: Annotated[bool, typer.Option(help="Wait until the listing is applied.")] = True,
                 timeout: Annotated[float, typer.Option(help="Seconds to wait for the listings.")] = 600.0,
                 data_dir: DataDir = None, json: Json = False) -> None:
-        """Follow organizations or users: their repositories are registered in a group, and the group
-        follows new, renamed, transferred and deleted repositories (refreshed periodically)."""
+        """Follow organizations or users (GitHub) or groups with their subgroups (GitLab): their repositories
+        are registered in a group, and the group follows new, renamed, transferred and deleted repositories
+        (refreshed periodically)."""
         settings = base._settings(data_dir)
         errors = []
         for url in urls:
@@ -116,9 +117,12 @@ def register(app: typer.Typer) -> None:
 
         reply, lines = base._run(run())
         mine = {t.url for t in reply.targets}
+        # A listing waited for that failed (a group or account that does not exist) is an error too.
+        failed = {g.source: g.listing_error for g in lines if g.listing_state == "error" and g.listing_error}
         finish({"targets": reply.targets, "groups": [g for g in lines if g.source in mine]}, json,
                lambda: render_ops.orgs(base.out, reply, lines),
-               [f"{t.input}: {t.error}" for t in reply.targets if t.error])
+               [f"{t.input}: {t.error}" for t in reply.targets if t.error]
+               + [f"{t.input}: the listing failed: {failed[t.url]}" for t in reply.targets if t.url in failed])
 
     @app.command()
     def prioritize(urls: Urls, data_dir: DataDir = None, json: Json = False) -> None:
