@@ -101,28 +101,28 @@ def register(app: typer.Typer) -> None:
             fail_lines(errors)
             raise typer.Exit(1)
 
-        async def run() -> tuple[v1.AddOrgReply, list[render_ops.GroupLine]]:
+        async def run() -> tuple[v1.AddOrgReply, list[render_ops.GroupLine], dict[int, str]]:
             async with connect_stack(settings) as ends:
                 reply = await request(ends.nats_url, subjects.CONTROL_ADD_ORG, v1.AddOrgRequest(urls=urls, group=group or ""),
                                       v1.add_org_reply_decoder)
                 if not wait:
-                    return reply, []
+                    return reply, [], {}
                 with bar(base.err, "listing repositories", enabled=not json) as update:
-                    await wait_for_listing(ends.database_url, reply, timeout=timeout, on_progress=update)
+                    failed = await wait_for_listing(ends.database_url, reply, timeout=timeout, on_progress=update)
                 conn = await asyncpg.connect(ends.database_url)
                 try:
-                    return reply, await groups_view(conn)
+                    return reply, await groups_view(conn), failed
                 finally:
                     await conn.close()
 
-        reply, lines = base._run(run())
+        reply, lines, failed = base._run(run())
         mine = {t.url for t in reply.targets}
         # A listing waited for that failed (a group or account that does not exist) is an error too.
-        failed = {g.source: g.listing_error for g in lines if g.listing_state == "error" and g.listing_error}
         finish({"targets": reply.targets, "groups": [g for g in lines if g.source in mine]}, json,
                lambda: render_ops.orgs(base.out, reply, lines),
                [f"{t.input}: {t.error}" for t in reply.targets if t.error]
-               + [f"{t.input}: the listing failed: {failed[t.url]}" for t in reply.targets if t.url in failed])
+               + [f"{t.input}: the listing failed: {failed[t.source_id]}" for t in reply.targets
+                  if t.source_id in failed])
 
     @app.command()
     def prioritize(urls: Urls, data_dir: DataDir = None, json: Json = False) -> None:

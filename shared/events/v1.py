@@ -587,6 +587,8 @@ class OrgTarget(Part):
     created: bool = False
     job_id: str | None = None
     error: str | None = None
+    # When the listing job was dispatched: only a job dispatched later may stand in for it.
+    dispatched_at: datetime | None = None
 
 
 class AddOrgReply(Struct, tag="add_org_reply"):
