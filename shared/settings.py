@@ -17,7 +17,12 @@ from urllib.parse import urlsplit
 
 from shared.affiliations import AffiliationsError, parse_mappings
 from shared.affiliations import Mapping as Affiliation
-from shared.githubhosts import GitHubHost, HostsError, find_github_host, github_endpoints, parse_enterprise
+from shared.forge.urls import AccountRef, RepoRef, parse_account_url, parse_repo_url
+from shared.forgehosts import HostsError
+from shared.githubhosts import GitHubHost, find_github_host, github_endpoints, parse_enterprise
+from shared.gitlabhosts import DEFAULT_API_URL as GITLAB_API_URL
+from shared.gitlabhosts import DEFAULT_GIT_URL as GITLAB_GIT_URL
+from shared.gitlabhosts import GitLabHost, find_gitlab_host, gitlab_endpoints, parse_self_managed
 from shared.secret import Secret
 
 PREFIX = "WATERSHED_"
@@ -140,6 +145,17 @@ class Env:
         except HostsError as exc:
             raise SettingsError(str(exc)) from None
 
+    def gitlab_self_managed(self, gitlab_api_url: str) -> tuple[GitLabHost, ...]:
+        """The ``GITLAB_HOSTS`` variables (syntax in :mod:`shared.gitlabhosts`)."""
+        try:
+            return parse_self_managed(
+                self.raw("GITLAB_HOSTS"), self.raw("GITLAB_GIT_URLS"),
+                self.raw("GITLAB_HOST_TOKENS"), self.file_text("GITLAB_HOST_TOKENS_FILE"),
+                gitlab_api_url=gitlab_api_url,
+            )
+        except HostsError as exc:
+            raise SettingsError(str(exc)) from None
+
     def affiliations(self) -> tuple[Affiliation, ...]:
         """The user's email-domain mappings from the file ``AFFILIATIONS_FILE`` names (syntax in
         :mod:`shared.affiliations`); they override the shipped defaults."""
@@ -173,6 +189,10 @@ class Settings:
     github_git_url: str = "https://github.com"
     github_tokens: tuple[Secret, ...] = ()
     github_enterprise: tuple[GitHubHost, ...] = ()
+    gitlab_api_url: str = GITLAB_API_URL
+    gitlab_git_url: str = GITLAB_GIT_URL
+    gitlab_tokens: tuple[Secret, ...] = ()
+    gitlab_self_managed: tuple[GitLabHost, ...] = ()
     facade_allow_local: bool = False
     facade_all_branches: bool = False
     clones_dir: Path = Path()
@@ -220,9 +240,34 @@ class Settings:
         return find_github_host(host, self.github_endpoints)
 
     @property
+    def gitlab_endpoints(self) -> tuple[GitLabHost, ...]:
+        """gitlab.com and every self-managed GitLab host."""
+        return gitlab_endpoints(self.gitlab_api_url, self.gitlab_git_url, self.gitlab_tokens, self.gitlab_self_managed)
+
+    @property
+    def gitlab_hosts(self) -> frozenset[str]:
+        """Repository hosts whose projects (and groups) are GitLab's."""
+        return frozenset(e.host for e in self.gitlab_endpoints)
+
+    def gitlab_host(self, host: str) -> GitLabHost | None:
+        """API, git base and tokens for projects on ``host``; None when it is no GitLab host."""
+        return find_gitlab_host(host, self.gitlab_endpoints)
+
+    def repo_ref(self, text: str, *, allow_local: bool | None = None) -> RepoRef:
+        """``text`` parsed as a repository URL, on this deployment's GitHub and GitLab hosts; local
+        paths as the facade allows them unless ``allow_local`` says otherwise."""
+        return parse_repo_url(text, github_hosts=self.github_hosts, gitlab_hosts=self.gitlab_hosts,
+                              allow_local=self.facade_allow_local if allow_local is None else allow_local)
+
+    def account_ref(self, text: str) -> AccountRef:
+        """``text`` parsed as an organization's, user's or group's URL, on this deployment's hosts."""
+        return parse_account_url(text, github_hosts=self.github_hosts, gitlab_hosts=self.gitlab_hosts)
+
+    @property
     def secrets(self) -> tuple[Secret, ...]:
         """Every configured credential, for the log redaction."""
-        return (*self.github_tokens, *(t for e in self.github_enterprise for t in e.tokens), *self.api_tokens)
+        return (*self.github_tokens, *(t for e in self.github_enterprise for t in e.tokens),
+                *self.gitlab_tokens, *(t for e in self.gitlab_self_managed for t in e.tokens), *self.api_tokens)
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -240,10 +285,18 @@ def _api_tokens(tokens: tuple[Secret, ...]) -> tuple[Secret, ...]:
     return tokens
 
 
+def _one_platform_per_host(settings: Settings) -> None:
+    both = sorted(settings.github_hosts & settings.gitlab_hosts)
+    if both:
+        raise SettingsError(f"{PREFIX}GITLAB_HOSTS: {', '.join(both)} is configured as a GitHub host too;"
+                            " a host is one forge")
+
+
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     env = Env(environ)
     data_dir = Path(env.text("DATA_DIR", str(default_data_dir()))).expanduser()
     github_api_url = env.url("GITHUB_API_URL", "https://api.github.com")
+    gitlab_api_url = env.url("GITLAB_API_URL", GITLAB_API_URL)
     settings = Settings(
         data_dir=data_dir,
         nats_url=env.optional_url("NATS_URL", ("nats", "tls")),
@@ -256,6 +309,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         github_git_url=env.url("GITHUB_GIT_URL", "https://github.com"),
         github_tokens=env.secrets("GITHUB_TOKENS"),
         github_enterprise=env.github_enterprise(github_api_url),
+        gitlab_api_url=gitlab_api_url,
+        gitlab_git_url=env.url("GITLAB_GIT_URL", GITLAB_GIT_URL),
+        gitlab_tokens=env.secrets("GITLAB_TOKENS"),
+        gitlab_self_managed=env.gitlab_self_managed(gitlab_api_url),
         facade_allow_local=env.flag("FACADE_ALLOW_LOCAL", False),
         facade_all_branches=env.flag("FACADE_ALL_BRANCHES", False),
         clones_dir=Path(env.text("CLONES_DIR", str(data_dir / "clones"))).expanduser(),
@@ -284,6 +341,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         quota_publish_interval_s=env.number("QUOTA_PUBLISH_INTERVAL", 15.0, minimum=1.0),
         metrics_poll_interval_s=env.number("METRICS_POLL_INTERVAL", 15.0, minimum=1.0),
     )
+    _one_platform_per_host(settings)
     if overrides:
         if "data_dir" in overrides and "clones_dir" not in overrides and env.raw("CLONES_DIR") is None:
             overrides["clones_dir"] = Path(str(overrides["data_dir"])) / "clones"

@@ -16,7 +16,6 @@ import nats.errors
 from shared.embedded.stack import discover_running
 from shared.errors import WatershedError
 from shared.events import subjects, v1
-from shared.forge.urls import parse_repo_url
 from shared.settings import Settings
 from watershed.pipeline import Pipeline
 from watershed.report import RETRYING, RepoReport, repo_report
@@ -80,7 +79,7 @@ def validate_urls(settings: Settings, urls: list[str]) -> list[str]:
     errors = []
     for url in urls:
         try:
-            parse_repo_url(url, github_hosts=settings.github_hosts, allow_local=settings.facade_allow_local)
+            settings.repo_ref(url)
         except WatershedError as exc:
             errors.append(str(exc))
     return errors

@@ -15,7 +15,6 @@ import typer
 
 from shared.errors import WatershedError
 from shared.events import subjects, v1
-from shared.forge.urls import parse_account_url, parse_repo_url
 from shared.settings import Settings
 from watershed import render, render_ops
 from watershed.client import connect_stack, request_collection, validate_urls
@@ -82,44 +81,48 @@ def register(app: typer.Typer) -> None:
                [f"{t.input}: {t.error}" for t in reply.targets if t.error])
 
     @app.command("add-org")
-    def add_org(urls: Annotated[list[str], typer.Argument(help="GitHub organization or user URLs.")],
+    def add_org(urls: Annotated[list[str], typer.Argument(help="GitHub organization or user URLs, GitLab group URLs.")],
                 group: Annotated[Optional[str], typer.Option(help="Group of their repositories"
                                                                    " (default: the account's name).")] = None,
                 wait: Annotated[bool, typer.Option(help="Wait until the listing is applied.")] = True,
                 timeout: Annotated[float, typer.Option(help="Seconds to wait for the listings.")] = 600.0,
                 data_dir: DataDir = None, json: Json = False) -> None:
-        """Follow organizations or users: their repositories are registered in a group, and the group
-        follows new, renamed, transferred and deleted repositories (refreshed periodically)."""
+        """Follow organizations or users (GitHub) or groups with their subgroups (GitLab): their repositories
+        are registered in a group, and the group follows new, renamed, transferred and deleted repositories
+        (refreshed periodically)."""
         settings = base._settings(data_dir)
         errors = []
         for url in urls:
             try:
-                parse_account_url(url, github_hosts=settings.github_hosts)
+                settings.account_ref(url)
             except WatershedError as exc:
                 errors.append(str(exc))
         if errors:
             fail_lines(errors)
             raise typer.Exit(1)
 
-        async def run() -> tuple[v1.AddOrgReply, list[render_ops.GroupLine]]:
+        async def run() -> tuple[v1.AddOrgReply, list[render_ops.GroupLine], dict[int, str]]:
             async with connect_stack(settings) as ends:
                 reply = await request(ends.nats_url, subjects.CONTROL_ADD_ORG, v1.AddOrgRequest(urls=urls, group=group or ""),
                                       v1.add_org_reply_decoder)
                 if not wait:
-                    return reply, []
+                    return reply, [], {}
                 with bar(base.err, "listing repositories", enabled=not json) as update:
-                    await wait_for_listing(ends.database_url, reply, timeout=timeout, on_progress=update)
+                    failed = await wait_for_listing(ends.database_url, reply, timeout=timeout, on_progress=update)
                 conn = await asyncpg.connect(ends.database_url)
                 try:
-                    return reply, await groups_view(conn)
+                    return reply, await groups_view(conn), failed
                 finally:
                     await conn.close()
 
-        reply, lines = base._run(run())
+        reply, lines, failed = base._run(run())
         mine = {t.url for t in reply.targets}
+        # A listing waited for that failed (a group or account that does not exist) is an error too.
         finish({"targets": reply.targets, "groups": [g for g in lines if g.source in mine]}, json,
                lambda: render_ops.orgs(base.out, reply, lines),
-               [f"{t.input}: {t.error}" for t in reply.targets if t.error])
+               [f"{t.input}: {t.error}" for t in reply.targets if t.error]
+               + [f"{t.input}: the listing failed: {failed[t.source_id]}" for t in reply.targets
+                  if t.source_id in failed])
 
     @app.command()
     def prioritize(urls: Urls, data_dir: DataDir = None, json: Json = False) -> None:
@@ -218,7 +221,7 @@ def register(app: typer.Typer) -> None:
         canonical, errors = [], []
         for url in urls or []:
             try:
-                canonical.append(parse_repo_url(url, github_hosts=settings.github_hosts, allow_local=True).url)
+                canonical.append(settings.repo_ref(url, allow_local=True).url)
             except WatershedError as exc:
                 errors.append(str(exc))
         if errors:

@@ -66,24 +66,36 @@ async def replay(nats_url: str, body: v1.ReplayRequest, *, timeout: float,
 
 
 async def wait_for_listing(database_url: str, reply: v1.AddOrgReply, *, timeout: float,
-                           on_progress: Progress | None = None) -> None:
-    """Until each account's listing is applied, its job failed, or a newer listing replaced it."""
+                           on_progress: Progress | None = None) -> dict[int, str]:
+    """Until each account's listing is applied, its job failed, or a newer listing replaced it;
+    returns the errors of the listings that failed, by source.
+
+    "Newer" is dispatched later than ours: until the processor records our job's dispatch, the
+    task's row still shows the listing before it, finished."""
     jobs = {t.source_id: t.job_id for t in reply.targets if t.source_id is not None and t.job_id}
+    sent = {t.source_id: t.dispatched_at for t in reply.targets if t.source_id is not None}
+
+    def failed(r: asyncpg.Record) -> bool:
+        return bool(r["state"] == "error" and r["job_id"] == jobs[r["source_id"]])
+
+    def replaced(r: asyncpg.Record) -> bool:
+        ours = sent.get(r["source_id"])
+        return (r["job_id"] not in (None, jobs[r["source_id"]]) and r["state"] in ("done", "error")
+                and (ours is None or (r["dispatched_at"] is not None and r["dispatched_at"] > ours)))
+
     deadline = time.monotonic() + timeout
     conn = await asyncpg.connect(database_url)
     try:
         while True:
             rows = await conn.fetch(
-                "SELECT s.source_id, s.listed_job_id, t.job_id, t.state FROM ops.group_sources s"
-                " LEFT JOIN ops.task_status t ON t.task = 'account-' || s.source_id"
+                "SELECT s.source_id, s.listed_job_id, t.job_id, t.state, t.dispatched_at, t.last_error"
+                " FROM ops.group_sources s LEFT JOIN ops.task_status t ON t.task = 'account-' || s.source_id"
                 " WHERE s.source_id = ANY($1::int[])", list(jobs))
-            ended = sum(1 for r in rows if r["listed_job_id"] == jobs[r["source_id"]]
-                        or (r["state"] == "error" and r["job_id"] == jobs[r["source_id"]])
-                        or (r["job_id"] not in (None, jobs[r["source_id"]]) and r["state"] in ("done", "error")))
+            ended = sum(1 for r in rows if r["listed_job_id"] == jobs[r["source_id"]] or failed(r) or replaced(r))
             if on_progress is not None:
                 on_progress(ended, len(jobs))
             if ended >= len(jobs):
-                return
+                return {r["source_id"]: r["last_error"] or "unknown error" for r in rows if failed(r)}
             if time.monotonic() > deadline:
                 raise CliError(f"timed out after {timeout:.0f}s waiting for {len(jobs) - ended} listing(s)")
             await asyncio.sleep(0.2)

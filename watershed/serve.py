@@ -40,9 +40,7 @@ async def serve(settings: Settings, http_port: int | None, console: Console) -> 
 
 
 async def status_reports(settings: Settings, urls: list[str]) -> list[RepoReport]:
-    from shared.forge.urls import parse_repo_url
-
-    canonical = [parse_repo_url(u, github_hosts=settings.github_hosts, allow_local=True).url for u in urls]
+    canonical = [settings.repo_ref(u, allow_local=True).url for u in urls]
     async with _database(settings) as dsn:
         conn = await asyncpg.connect(dsn)
         try:
@@ -54,7 +52,6 @@ async def status_reports(settings: Settings, urls: list[str]) -> list[RepoReport
 async def leaderboard_entries(settings: Settings, url: str | None, since: datetime | None, until: datetime | None,
                               weights: str, include_bots: bool, limit: int) -> tuple[str, list[Entry]]:
     """(the scope, its ranking): one repository's, or every repository's without ``url``."""
-    from shared.forge.urls import parse_repo_url
     from shared.leaderboard import DEFAULT_WINDOW, Weights, leaderboard
 
     try:
@@ -69,7 +66,7 @@ async def leaderboard_entries(settings: Settings, url: str | None, since: dateti
     async def read(conn: asyncpg.Connection) -> tuple[str, list[Entry]]:
         repo_ids = None
         if url is not None:
-            canonical = parse_repo_url(url, github_hosts=settings.github_hosts, allow_local=True).url
+            canonical = settings.repo_ref(url, allow_local=True).url
             repo_ids = await find_repo_ids(conn, [canonical])
             if not repo_ids:
                 raise CliError(f"{url} is not a registered repository")

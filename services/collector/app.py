@@ -1,6 +1,9 @@
-"""Collector: runs forge collection jobs. Owns one connection pool and one token pool per GitHub
-API it collects from (github.com's and each Enterprise server's: :class:`GitHubServers`), and a
-read-only database pool (for the stream cursors the processor stored)."""
+"""Collector: runs forge collection jobs. Owns one connection pool and one token pool per forge
+API it collects from (github.com's and each Enterprise server's: :class:`GitHubServers`;
+gitlab.com's and each self-managed server's: :class:`GitLabServers`), and a read-only database
+pool (for the stream cursors the processor stored).
+
+GitLab jobs are group listings only so far: a GitLab project's collection is the facade's."""
 
 from __future__ import annotations
 
@@ -10,7 +13,13 @@ from datetime import datetime, timezone
 
 import asyncpg
 
-from services.collector.accounts import list_account, read_activity, read_activity_etags, read_source
+from services.collector.accounts import (
+    list_account,
+    list_gitlab_group,
+    read_activity,
+    read_activity_etags,
+    read_source,
+)
 from services.collector.cursors import read_cursors
 from services.collector.github import collect_repository
 from shared.db import Role, connect_pool
@@ -18,6 +27,8 @@ from shared.errors import FatalError, InvalidInputError
 from shared.events import subjects, v1
 from shared.forge.github import GitHubClient
 from shared.forge.github.servers import GitHubServers
+from shared.forge.gitlab import GitLabClient, GitLabServers
+from shared.forge.rest import RestClient
 from shared.ids import identity_namespace
 from shared.metrics import Metrics
 from shared.settings import Settings
@@ -32,6 +43,7 @@ class Collector(JobWorker):
 
     async def on_start(self) -> None:
         self.github = GitHubServers(self.settings.github_endpoints)
+        self.gitlab = GitLabServers(self.settings.gitlab_endpoints)
         # Without a database every pass is a full one: correct, only more expensive.
         self.db: asyncpg.Pool | None = None
         if self.settings.database_url:
@@ -51,7 +63,7 @@ class Collector(JobWorker):
             try:
                 kv = kv or await open_bucket(self.js, self.settings.quota_publish_interval_s)
                 now = datetime.now(timezone.utc)
-                for server in self.github.servers.values():
+                for server in [*self.github.servers.values(), *self.gitlab.servers.values()]:
                     state = pool_state(server.pool.server, instance, server.pool, now)
                     await publish(kv, state)
                     for b in state.budgets:
@@ -66,6 +78,7 @@ class Collector(JobWorker):
 
     async def on_stop(self) -> None:
         await self.github.aclose()
+        await self.gitlab.aclose()
         if self.db is not None:
             await self.db.close()
 
@@ -73,7 +86,18 @@ class Collector(JobWorker):
         """A client for one pass over the job's repository, on the API of the repository's host."""
         return self.github.client_for(self.settings.github_host(job.host), job.host, job.url)
 
+    def gitlab_client_for(self, job: v1.Job) -> GitLabClient:
+        """A client for one pass over the job's group, on the API of the group's host."""
+        return self.gitlab.client_for(self.settings.gitlab_host(job.host), job.host, job.url)
+
     async def run_job(self, job: v1.Job, ctx: JobContext) -> None:
+        if job.platform == "gitlab" and job.kind == v1.KIND_ACCOUNT:
+            gitlab = self.gitlab_client_for(job)
+            try:
+                await list_gitlab_group(gitlab, job, ctx)
+            finally:
+                self._count(job, ctx, gitlab)
+            return
         if job.platform != "github":
             raise InvalidInputError(f"{job.url}: the collector has no client for platform {job.platform!r} yet")
         client = self.client_for(job)
@@ -90,12 +114,15 @@ class Collector(JobWorker):
             else:
                 raise FatalError(f"{job.url}: unknown job kind {job.kind!r} (a newer scheduler?)")
         finally:
-            # Whatever the kind, the job's marker says what it cost.
-            counts = client.counts
-            ctx.requests, ctx.requests_graphql = counts.requests, counts.graphql
-            ctx.not_modified, ctx.charged = counts.not_modified, counts.charged
-            self.metrics.forge_requests.labels(service=self.name, platform=job.platform,
-                                               host=client.host).inc(client.requests)
+            self._count(job, ctx, client)
+
+    def _count(self, job: v1.Job, ctx: JobContext, client: RestClient) -> None:
+        """Whatever the kind, the job's marker says what it cost."""
+        counts = client.counts
+        ctx.requests, ctx.requests_graphql = counts.requests, counts.graphql
+        ctx.not_modified, ctx.charged = counts.not_modified, counts.charged
+        self.metrics.forge_requests.labels(service=self.name, platform=job.platform,
+                                           host=client.host).inc(client.requests)
 
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> Collector:

@@ -45,13 +45,18 @@ FAILED_STATES = {
 def remote_for(job: v1.Job, settings: Settings) -> str:
     """Where to fetch from: a GitHub repository from its host's git base (WATERSHED_GITHUB_GIT_URL
     for github.com, WATERSHED_GITHUB_ENTERPRISE_GIT_URLS or the host itself for an Enterprise
-    host), other repositories as registered."""
+    host), a GitLab project likewise (WATERSHED_GITLAB_GIT_URL, WATERSHED_GITLAB_GIT_URLS), under
+    its current path (a renamed or moved project is fetched where it is now); other repositories
+    as registered."""
     if job.platform == "github":
         endpoint = settings.github_host(job.host)
-        # A host no longer configured is still a git host: git needs no API or token.
-        base = endpoint.git_url if endpoint is not None else f"https://{job.host}"
-        return f"{base}/{job.owner}/{job.name}.git"
-    return job.url
+    elif job.platform == "gitlab":
+        endpoint = settings.gitlab_host(job.host)
+    else:
+        return job.url
+    # A host no longer configured is still a git host: git needs no API or token.
+    base = endpoint.git_url if endpoint is not None else f"https://{job.host}"
+    return f"{base}/{job.owner}/{job.name}.git"
 
 
 def clone_path(clones_dir: Path, repo_id: int) -> Path:

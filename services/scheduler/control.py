@@ -20,7 +20,6 @@ from services.scheduler.queue import Repo
 from shared.errors import WatershedError
 from shared.events import subjects, v1
 from shared.events.jetstream import MSG_ID_HEADER, Publisher
-from shared.forge.urls import parse_account_url, parse_repo_url
 from shared.settings import Settings
 
 RECORDED_WITHIN_S = 30.0
@@ -62,8 +61,7 @@ class Control:
     def _repo_ref(self, text: str) -> tuple[str | None, str | None]:
         """(canonical URL, error) of a repository URL as given."""
         try:
-            ref = parse_repo_url(text, github_hosts=self.settings.github_hosts,
-                                 allow_local=self.settings.facade_allow_local)
+            ref = self.settings.repo_ref(text)
         except WatershedError as exc:
             return None, str(exc)
         return ref.url, None
@@ -77,8 +75,7 @@ class Control:
         targets: list[v1.CollectTarget] = []
         for text in request.urls:
             try:
-                ref = parse_repo_url(text, github_hosts=self.settings.github_hosts,
-                                     allow_local=self.settings.facade_allow_local)
+                ref = self.settings.repo_ref(text)
             except WatershedError as exc:
                 targets.append(v1.CollectTarget(input=text, error=str(exc)))
                 continue
@@ -197,7 +194,7 @@ class Control:
         targets = []
         for text in request.urls:
             try:
-                ref = parse_account_url(text, github_hosts=self.settings.github_hosts)
+                ref = self.settings.account_ref(text)
             except WatershedError as exc:
                 targets.append(v1.OrgTarget(input=text, error=str(exc)))
                 continue
@@ -217,28 +214,34 @@ class Control:
             if source is None:
                 targets.append(v1.OrgTarget(input=text, url=ref.url, account=ref.account, error=f"the source {NOT_RECORDED}"))
                 continue
-            job = await self.list_account(source["source_id"], suffix=f"add-{int(_now().timestamp() * 1000)}")
+            job, dispatched_at = await self._list_account(source["source_id"],
+                                                          suffix=f"add-{int(_now().timestamp() * 1000)}")
             targets.append(v1.OrgTarget(input=text, url=ref.url, account=ref.account, group=source["group_name"],
-                                        source_id=source["source_id"], created=created, job_id=job))
+                                        source_id=source["source_id"], created=created, job_id=job,
+                                        dispatched_at=dispatched_at))
         return v1.AddOrgReply(targets=targets)
 
     async def list_account(self, source_id: int, *, suffix: str) -> str | None:
         """Dispatch the listing of a source unless one is queued or running; returns its job id."""
+        return (await self._list_account(source_id, suffix=suffix))[0]
+
+    async def _list_account(self, source_id: int, *, suffix: str) -> tuple[str | None, datetime | None]:
+        """The listing's job id and when it was dispatched (it may be one queued or running already)."""
         source = await self.pool.fetchrow(
-            "SELECT s.*, t.state, t.job_id, t.updated_at FROM ops.group_sources s"
+            "SELECT s.*, t.state, t.job_id, t.updated_at, t.dispatched_at FROM ops.group_sources s"
             " LEFT JOIN ops.task_status t ON t.task = $2 WHERE s.source_id = $1",
             source_id, subjects.task_key(v1.KIND_ACCOUNT, source_id))
         if source is None:
-            return None
+            return None, None
         if source["state"] in IN_FLIGHT and not is_stuck(source["state"], source["updated_at"], _now(),
                                                           self.settings.job_stuck_timeout_s):
-            return str(source["job_id"])
+            return str(source["job_id"]), source["dispatched_at"]
         task = subjects.task_key(v1.KIND_ACCOUNT, source_id)
         job = v1.Job(job_id=f"{task}-{suffix}", repo_id=0, phase=subjects.PHASE_COLLECTOR, url=source["url"],
                      platform=source["platform"], host=source["host"], owner=source["account"],
                      kind=v1.KIND_ACCOUNT, task=task, source_id=source_id)
         (sent,) = await self._dispatcher().send([job])
-        return sent.job.job_id
+        return sent.job.job_id, sent.job.dispatched_at
 
     # ------------------------------------------------------------------ dead letters
 

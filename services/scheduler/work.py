@@ -1,7 +1,8 @@
 """The periodic work of the control plane (run by the lease holder, see periodic.py):
 
-- ``orgs``: every followed organization or user is listed again (new, renamed, transferred and
-  deleted repositories), least recently listed first (``WATERSHED_ORG_REFRESH_INTERVAL``);
+- ``orgs``: every followed organization, user or GitLab group is listed again (new, renamed,
+  transferred and deleted repositories), least recently listed first
+  (``WATERSHED_ORG_REFRESH_INTERVAL``);
 - ``breadth``: the public activity of the collected repositories' contributors, the least
   recently read accounts first, ``WATERSHED_BREADTH_LOGINS`` per run in jobs of
   :data:`LOGINS_PER_JOB` (``WATERSHED_BREADTH_INTERVAL``); an account is read again after

@@ -342,8 +342,9 @@ class RepoPrioritized(Struct, tag="repo_prioritized"):
 
 
 class GroupSourceAdded(Struct, tag="group_source"):
-    """Follow an organization or user: its repositories are registered in ``group`` and the
-    group follows the account's listing (new, renamed, transferred and deleted repositories)."""
+    """Follow an organization or user (GitHub) or a group with its subgroups (GitLab; ``account``
+    its full path): its repositories are registered in ``group`` and the group follows the
+    account's listing (new, renamed, transferred and deleted repositories)."""
 
     group: str
     platform: str
@@ -586,6 +587,8 @@ class OrgTarget(Part):
     created: bool = False
     job_id: str | None = None
     error: str | None = None
+    # When the listing job was dispatched: only a job dispatched later may stand in for it.
+    dispatched_at: datetime | None = None
 
 
 class AddOrgReply(Struct, tag="add_org_reply"):

@@ -9,6 +9,8 @@ Public surface:
     create_sample_git_repo                      gitrepo.py: deterministic git history
     demo_forge                                  demo.py: sample dataset + sample git repo
     generate_public_events                      _accounts.py: an account's public events
+    FakeGitLab, GitLabDataset                   gitlab.py, gitlab_data.py: GitLab's groups and
+                                                their projects (REST v4), with git
 """
 
 from shared.fakeforge._accounts import generate_public_events
@@ -25,6 +27,8 @@ from shared.fakeforge.dataset import (
     save_dataset,
 )
 from shared.fakeforge.demo import demo_forge
+from shared.fakeforge.gitlab import FakeGitLab
+from shared.fakeforge.gitlab_data import GitLabDataset
 from shared.fakeforge.gitrepo import create_sample_git_repo
 from shared.fakeforge.server import FakeForge, RequestRecord
 
@@ -32,6 +36,8 @@ __all__ = [
     "SAMPLE_REPO",
     "Dataset",
     "FakeForge",
+    "FakeGitLab",
+    "GitLabDataset",
     "Quota",
     "RepoData",
     "RequestRecord",

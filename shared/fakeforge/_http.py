@@ -43,6 +43,10 @@ class Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return "GitHub.com"
 
+    def credential(self) -> str | None:
+        """The token the request carries (GitHub: ``Authorization: token|Bearer ...``)."""
+        return bearer_token(self.headers.get("authorization"))
+
     def _serve(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -50,7 +54,7 @@ class Handler(BaseHTTPRequestHandler):
         query = parse_qsl(parts.query, keep_blank_values=True)
         forge = cast("_Server", self.server).forge
         reply = forge.handle(self.command, parts.path, query,
-                             bearer_token(self.headers.get("authorization")),
+                             self.credential(),
                              self.client_address[0], self.headers.get("if-none-match"),
                              body=body)
         self.send_response(reply.status)

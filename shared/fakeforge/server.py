@@ -10,9 +10,7 @@ Runs in a daemon thread so tests and `watershed demo` can start it in-process:
 from __future__ import annotations
 
 import hashlib
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -25,19 +23,13 @@ from urllib.parse import urlencode
 
 from shared.fakeforge._api import DOCS, Api, ApiResponse, not_found
 from shared.fakeforge._commits import commit_json, read_commit
+from shared.fakeforge._gitserve import GIT_PREFIX, GitRepos, missing, split_git_path
 from shared.fakeforge._graphql import graphql_reply, is_graphql_path
 from shared.fakeforge._http import Handler, Reply
 from shared.fakeforge._ratelimit import Quota, RateLimiter
 from shared.fakeforge.dataset import Dataset, Json, encode_json
-from shared.fakeforge.gitrepo import make_dumb_http_copy
 
-GIT_PREFIX = "/git/"
 _JSON = "application/json; charset=utf-8"
-_GIT_TYPES = {
-    "info/refs": "text/plain; charset=utf-8",
-    "HEAD": "text/plain",
-    "objects/info/packs": "text/plain; charset=utf-8",
-}
 
 
 @dataclass(frozen=True)
@@ -111,8 +103,7 @@ class FakeForge:
         self._lock = threading.Lock()
         self._log: list[RequestRecord] = []
         self._faults: list[_Fault] = []
-        self._git_root: Path | None = None
-        self._git_repos: dict[str, Path] = {}
+        self._git = GitRepos()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -140,10 +131,7 @@ class FakeForge:
     def close(self) -> None:
         """Stop and delete the bare git copies."""
         self.stop()
-        if self._git_root is not None:
-            shutil.rmtree(self._git_root, ignore_errors=True)
-            self._git_root = None
-            self._git_repos.clear()
+        self._git.close()
 
     def __enter__(self) -> FakeForge:
         return self.start()
@@ -177,20 +165,11 @@ class FakeForge:
     def add_git_repo(self, full_name: str, path: Path) -> str:
         """Serve a bare copy of the git repo at `path`; returns its clone URL path suffix
         (`/git/{owner}/{name}.git`), to be joined to base_url."""
-        if self._git_root is None:
-            self._git_root = Path(tempfile.mkdtemp(prefix="fakeforge-git-"))
-        dest = self._git_root / f"{full_name}.git"
-        if dest.exists():
-            shutil.rmtree(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        make_dumb_http_copy(Path(path), dest)
-        with self._lock:
-            self._git_repos[full_name.lower()] = dest
+        self._git.add(full_name.lower(), full_name, Path(path))
         return f"/git/{full_name}.git"
 
     def _commit(self, full_name: str, sha: str) -> Json | None:
-        with self._lock:
-            bare = self._git_repos.get(full_name.lower())
+        bare = self._git.get(full_name.lower())
         raw = read_commit(bare, sha) if bare is not None else None
         accounts = {email.lower(): user for email, user in self.accounts.items()}
         return commit_json(full_name, raw, self.dataset, accounts) if raw is not None else None
@@ -278,7 +257,7 @@ class FakeForge:
         if fault is not None and fault.status is not None:
             reply = self._fault_reply(fault, token, client)
         elif path.startswith(GIT_PREFIX):
-            reply = self._git(method, path, query)
+            reply = self._git_reply(method, path, query)
         elif self._is_graphql(path):
             reply = graphql_reply(self, method, token, body, _user_id)
         elif (inner := self._api_path(path)) is not None:
@@ -354,13 +333,12 @@ class FakeForge:
         return Reply(response.status, headers,
                      body if body is not None else encode_json(response.body))
 
-    def _git(self, method: str, path: str, query: list[tuple[str, str]]) -> Reply:
-        missing = Reply(404, {"content-type": "text/plain"}, b"Repository not found.\n")
-        rest = path[len(GIT_PREFIX):]
-        name, sep, inner = rest.partition(".git/")
-        with self._lock:
-            root = self._git_repos.get(name.lower())
-        if method == "GET" and sep and root is None:
+    def _git_reply(self, method: str, path: str, query: list[tuple[str, str]]) -> Reply:
+        parts = split_git_path(path)
+        if parts is None:
+            return missing()
+        name, inner = parts
+        if method == "GET" and self._git.get(name.lower()) is None:
             # As github.com: a renamed repository's git URL redirects, a blocked one says so.
             if self.dataset.is_blocked(name):
                 return Reply(451, {"content-type": "text/plain"},
@@ -372,15 +350,7 @@ class FakeForge:
                 if query:
                     location += "?" + urlencode(query)
                 return Reply(301, {"location": location}, b"")
-        if method != "GET" or not sep or root is None:
-            return missing
-        target = (root / inner).resolve()
-        if not target.is_relative_to(root.resolve()) or not target.is_file():
-            return missing
-        kind = _GIT_TYPES.get(inner, "application/octet-stream")
-        if inner.startswith("objects/pack/") and inner.endswith(".pack"):
-            kind = "application/x-git-packed-objects"
-        return Reply(200, {"content-type": kind}, target.read_bytes())
+        return self._git.serve(method, name.lower(), inner)
 
 
 def _etag_matches(if_none_match: str | None, etag: str) -> bool:

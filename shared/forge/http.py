@@ -82,8 +82,14 @@ def retry_at(headers: Mapping[str, str], now: datetime) -> datetime | None:
             when = None
         if when is not None:
             return when if when.tzinfo else when.replace(tzinfo=UTC)
-    reset = parse_epoch(headers.get("x-ratelimit-reset"))
+    reset = parse_epoch(rate_header(headers, "reset"))
     return datetime.fromtimestamp(reset, UTC) if reset is not None else None
+
+
+def rate_header(headers: Mapping[str, str], field: str) -> str | None:
+    """A rate-limit header (``remaining``, ``reset``, ``limit``) as GitHub names it
+    (``x-ratelimit-…``) or GitLab does (``ratelimit-…``)."""
+    return headers.get(f"x-ratelimit-{field}") or headers.get(f"ratelimit-{field}")
 
 
 def parse_epoch(value: str | None) -> float | None:

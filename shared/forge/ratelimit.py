@@ -1,7 +1,8 @@
 """The token pool: which token to use for the next request, and how long to wait when none can.
 
 Budgets are kept per (token, bucket) — GitHub meters ``core``, ``graphql`` and ``search``
-separately — and fed by the ``x-ratelimit-*`` headers of every response. The bookkeeping
+separately — and fed by the rate-limit headers of every response: GitHub's ``x-ratelimit-*``,
+GitLab's ``ratelimit-*`` (:func:`shared.forge.http.rate_header`). The bookkeeping
 (:meth:`TokenPool.choose`, :meth:`TokenPool.update`, :meth:`TokenPool.spend`,
 :meth:`TokenPool.retire`) is synchronous and takes its time from the injected clock, so it
 unit-tests without sleeping; :meth:`TokenPool.acquire` is the only part that waits.
@@ -19,7 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from shared.errors import AuthError
-from shared.forge.http import parse_epoch
+from shared.forge.http import parse_epoch, rate_header
 
 log = logging.getLogger("watershed.forge.ratelimit")
 
@@ -137,15 +138,15 @@ class TokenPool:
         budget.remaining = max(budget.remaining - 1, 0)
 
     def update(self, token: str | None, headers: Mapping[str, str], bucket: str = "core") -> None:
-        """Record what the ``x-ratelimit-*`` headers of a response say about ``token``."""
+        """Record what the rate-limit headers of a response say about ``token``."""
         if token not in self._active:
             return
-        remaining = headers.get("x-ratelimit-remaining")
+        remaining = rate_header(headers, "remaining")
         if remaining is None or not remaining.strip().isdigit():
             return
         budget = self.budget(token, headers.get("x-ratelimit-resource") or bucket)
         budget.remaining = int(remaining)
-        budget.reset_at = parse_epoch(headers.get("x-ratelimit-reset"))
+        budget.reset_at = parse_epoch(rate_header(headers, "reset"))
         budget.observed_at = self.clock()
 
     def spend(self, token: str | None, bucket: str, reset_at: float | None) -> None:

@@ -28,6 +28,14 @@ _GITHUB_RESERVED = frozenset(
     {"orgs", "settings", "marketplace", "apps", "topics", "sponsors", "features",
      "explore", "login", "notifications", "search", "collections", "about", "pulls", "issues"}
 )
+# GitLab path segments: what GitLab accepts for group and project paths (no leading '-').
+_GITLAB_PART = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,254}$")
+# Top-level paths GitLab keeps for its own pages; no group can have them.
+_GITLAB_RESERVED = frozenset(
+    {"admin", "api", "dashboard", "explore", "help", "profile", "projects", "search", "snippets", "users",
+     "users_sign_in", "-", "assets", "uploads"}
+)
+_GITLAB_MAX_DEPTH = 20
 _MAX_SHOWN = 200
 
 
@@ -97,9 +105,11 @@ def parse_repo_url(
 
 
 class AccountRef(msgspec.Struct, frozen=True, kw_only=True):
-    """An organization or user whose repositories a group follows; ``url`` is the identity."""
+    """An account whose repositories a group follows: a GitHub organization or user, or a
+    GitLab group (with its subgroups). ``url`` is the identity; ``account`` the login, or the
+    group's full path (``gnome/world``)."""
 
-    platform: str  # "github"
+    platform: str  # "github" | "gitlab"
     host: str
     account: str
     url: str
@@ -111,8 +121,9 @@ def parse_account_url(
     github_hosts: frozenset[str] = GITHUB_HOSTS,
     gitlab_hosts: frozenset[str] = GITLAB_HOSTS,
 ) -> AccountRef:
-    """Parse an organization's or user's URL (``https://github.com/chaoss``, ``github.com/orgs/chaoss``);
-    raise InvalidInputError naming the input when it is not one we can follow."""
+    """Parse an organization's, user's or group's URL (``https://github.com/chaoss``,
+    ``github.com/orgs/chaoss``, ``https://gitlab.com/gnome/world``); raise InvalidInputError
+    naming the input when it is not one we can follow."""
     raw = text.strip() if isinstance(text, str) else ""
     if not raw:
         raise InvalidInputError("The organization URL is empty.")
@@ -135,14 +146,12 @@ def parse_account_url(
         host = host[4:]
     segments = _segments(parts.path)
     github_hosts = frozenset(h.lower() for h in github_hosts)
-    if host in frozenset(h.lower() for h in gitlab_hosts):
-        raise InvalidInputError(
-            f"{shown} is a GitLab group: following GitLab groups needs the GitLab platform, which is not"
-            " implemented in this version. Add its repositories one by one with `watershed add-repo`"
-            " (their git history is collected).")
+    gitlab_hosts = frozenset(h.lower() for h in gitlab_hosts)
+    if host in gitlab_hosts:
+        return _gitlab_group(host, segments, shown)
     if host not in github_hosts:
-        raise InvalidInputError(f"{shown} is not a GitHub organization or user URL"
-                                f" (GitHub hosts: {', '.join(sorted(github_hosts))}).")
+        raise InvalidInputError(f"{shown} is not on a GitHub or GitLab host (GitHub hosts:"
+                                f" {', '.join(sorted(github_hosts))}; GitLab hosts: {', '.join(sorted(gitlab_hosts))}).")
     if segments[:1] == ["orgs"]:
         segments = segments[1:2]
     if len(segments) != 1:
@@ -155,9 +164,43 @@ def parse_account_url(
     return AccountRef(platform="github", host=host, account=account, url=f"https://{host}/{account}".lower())
 
 
+def _gitlab_group(host: str, segments: list[str], shown: str) -> AccountRef:
+    # The group's own pages hang under "/-/" (".../gnome/-/shared"); "groups/" is the older prefix.
+    if "-" in segments:
+        segments = segments[: segments.index("-")]
+    if segments[:1] == ["groups"]:
+        segments = segments[1:]
+    if not segments:
+        raise InvalidInputError(f"{shown} names no group: give a GitLab group, as in https://{host}/gnome"
+                                f" or https://{host}/gnome/world for a subgroup.")
+    if segments[-1].lower().endswith(".git"):
+        raise InvalidInputError(f"{shown} names a repository: give its group, as in https://{host}/"
+                                f"{'/'.join(segments[:-1]) or 'gnome'} (repositories are added with `watershed add-repo`).")
+    if segments[0].lower() in _GITLAB_RESERVED:
+        raise InvalidInputError(f"{shown} is a GitLab page, not a group URL.")
+    if len(segments) > _GITLAB_MAX_DEPTH:
+        raise InvalidInputError(f"{shown} is not a group URL: GitLab nests groups at most {_GITLAB_MAX_DEPTH} deep.")
+    for part in segments:
+        if not _is_gitlab_part(part) or part.lower().endswith(".atom"):
+            raise InvalidInputError(f"{shown} is not a group URL: {part!r} is not a valid GitLab path segment"
+                                    " (letters, digits, '-', '_' and '.' only).")
+    path = "/".join(segments)
+    # GitLab paths are case-insensitive: one identity whatever the spelling; the path keeps it.
+    return AccountRef(platform="gitlab", host=host, account=path, url=f"https://{host}/{path}".lower())
+
+
 def is_host_name(text: str) -> bool:
     """Whether ``text`` is a host as repository URLs name it: lower case, an optional ``:port``."""
     return bool(_HOST.match(text))
+
+
+def is_gitlab_path(path: str) -> bool:
+    """Whether ``path`` (``group/subgroup/project``) is made of segments GitLab allows."""
+    return all(_is_gitlab_part(part) for part in path.split("/"))
+
+
+def _is_gitlab_part(part: str) -> bool:
+    return bool(_GITLAB_PART.match(part)) and part not in (".", "..")
 
 
 def redact_userinfo(text: str) -> str:
@@ -261,7 +304,7 @@ def _gitlab(host: str, segments: list[str], shown: str) -> RepoRef:
         raise InvalidInputError(f"{shown} is not a repository URL: a GitLab URL needs a group and a project.")
     segments = [*segments[:-1], _strip_git(segments[-1])]
     for part in segments:
-        if not _GITHUB_PART.match(part) or part in (".", ".."):
+        if not _is_gitlab_part(part):
             raise InvalidInputError(f"{shown} is not a repository URL: {part!r} is not a valid GitLab path segment.")
     # GitLab paths are case-insensitive too (one project answers to every spelling).
     url = f"https://{host}/{'/'.join(segments)}".lower()

@@ -1,7 +1,8 @@
 """Acceptance: following an organization. `watershed add-org` registers its repositories in a
 group named after it; listing it again (what the periodic refresh does) picks up new ones,
 renamed ones (same row, new URL), ones transferred in (same row, into the group) and away or
-deleted (marked unlisted, rows kept, listed again: active again). A GitLab group is refused."""
+deleted (marked unlisted, rows kept, listed again: active again). A URL on no GitHub or GitLab
+host is refused. (GitLab groups: test_gitlab_groups.py.)"""
 
 from __future__ import annotations
 
@@ -96,11 +97,11 @@ async def test_an_organization_is_followed_through_renames_transfers_and_deletio
         await conn.close()
 
 
-async def test_a_gitlab_group_is_refused_naming_the_missing_platform(pipeline: Pipeline, tmp_path: Path) -> None:
+async def test_an_account_on_no_forge_host_is_refused_naming_the_hosts(pipeline: Pipeline, tmp_path: Path) -> None:
     env = cli_env(nats_url=pipeline.servers.nats_url, database_url=pipeline.servers.database_url,
                   data_dir=str(tmp_path / "c"))
-    run = await watershed(env, "add-org", "https://gitlab.com/groups/gnome")
-    line = assert_one_clear_error(run, "gitlab")
-    assert "not implemented" in line
+    run = await watershed(env, "add-org", "https://codeberg.org/forgejo")
+    line = assert_one_clear_error(run, "not on a github or gitlab host")
+    assert "github.com" in line and "gitlab.com" in line
     also = await watershed(env, "add-org", "https://github.com/chaoss/augur")
     assert_one_clear_error(also, "names a repository")

@@ -101,3 +101,21 @@ def test_remote_for_enterprise_hosts_follows_their_git_urls() -> None:
     assert remote_for(job("github.com"), settings) == "https://github.com/O/R.git"
     # A host dropped from the settings after registration is still cloned from itself.
     assert remote_for(job("gone.example.com"), settings) == "https://gone.example.com/O/R.git"
+
+
+def test_remote_for_gitlab_projects_follows_their_hosts_git_urls() -> None:
+    from services.facade.app import remote_for
+    from shared.settings import load_settings
+
+    settings = load_settings({"WATERSHED_GITLAB_GIT_URL": "http://127.0.0.1:9/git",
+                              "WATERSHED_GITLAB_HOSTS": "code.example.org,lab.example.test",
+                              "WATERSHED_GITLAB_GIT_URLS": "lab.example.test=http://127.0.0.1:8/git"})
+
+    def job(host: str) -> v1.Job:
+        return v1.Job(job_id="j", repo_id=1, phase="facade", url=f"https://{host}/g/sub/p", platform="gitlab",
+                      host=host, owner="G/Sub", name="P")
+
+    assert remote_for(job("gitlab.com"), settings) == "http://127.0.0.1:9/git/G/Sub/P.git"
+    assert remote_for(job("code.example.org"), settings) == "https://code.example.org/G/Sub/P.git"
+    assert remote_for(job("lab.example.test"), settings) == "http://127.0.0.1:8/git/G/Sub/P.git"
+    assert remote_for(job("gone.example.com"), settings) == "https://gone.example.com/G/Sub/P.git"

@@ -221,13 +221,50 @@ def test_enterprise_accounts() -> None:
     assert (ref.host, ref.account, ref.url) == ("ghe.example.com", "platform-team", "https://ghe.example.com/platform-team")
 
 
+@pytest.mark.parametrize(("text", "account"), [
+    ("https://gitlab.com/fdroid", "fdroid"),
+    ("gitlab.com/gnome/", "gnome"),
+    ("https://gitlab.com/GNOME/World", "GNOME/World"),
+    ("https://gitlab.com/groups/gnome/world", "gnome/world"),
+    ("https://www.gitlab.com/gnome/world/design", "gnome/world/design"),
+    ("https://gitlab.com/gnome/world/-/shared", "gnome/world"),
+    ("https://gitlab.com/groups/gnome/-/group_members", "gnome"),
+    ("http://gitlab.com/my_group.name-2", "my_group.name-2"),
+])
+def test_gitlab_group_urls(text: str, account: str) -> None:
+    assert parse_account_url(text) == AccountRef(platform="gitlab", host="gitlab.com", account=account,
+                                                 url=f"https://gitlab.com/{account.lower()}")
+
+
+def test_self_managed_gitlab_groups_and_their_identity_matches_their_projects() -> None:
+    hosts = frozenset({"gitlab.com", "code.example.org:8443"})
+    ref = parse_account_url("https://Code.Example.org:8443/Platform/Tools", gitlab_hosts=hosts)
+    assert ref == AccountRef(platform="gitlab", host="code.example.org:8443", account="Platform/Tools",
+                             url="https://code.example.org:8443/platform/tools")
+    # A project of the group has the group's URL as its prefix, as the listing registers it.
+    project = parse_repo_url("https://code.example.org:8443/Platform/Tools/Linter.git", gitlab_hosts=hosts)
+    assert (project.platform, project.owner, project.url) == (
+        "gitlab", "Platform/Tools", "https://code.example.org:8443/platform/tools/linter")
+    with pytest.raises(InvalidInputError, match="not on a GitHub or GitLab host"):
+        parse_account_url("https://code.example.org:8443/platform")  # not configured: not GitLab
+
+
 @pytest.mark.parametrize(("text", "fragment"), [
-    ("https://gitlab.com/fdroid", "gitlab platform, which is not implemented"),
-    ("https://gitlab.com/groups/gnome/subgroup", "gitlab platform, which is not implemented"),
+    ("https://gitlab.com/", "names no group"),
+    ("https://gitlab.com/groups/", "names no group"),
+    ("https://gitlab.com/fdroid/fdroidclient.git", "names a repository"),
+    ("https://gitlab.com/explore/groups", "gitlab page"),
+    ("https://gitlab.com/dashboard/projects", "gitlab page"),
+    ("https://gitlab.com/-/profile", "names no group"),
+    ("https://gitlab.com/gnome/-bad", "not a valid gitlab path segment"),
+    ("https://gitlab.com/gnome/wo%20rld", "not a valid gitlab path segment"),
+    ("https://gitlab.com/gnome/feed.atom", "not a valid gitlab path segment"),
+    ("https://gitlab.com/" + "/".join(["g"] * 21), "at most 20 deep"),
+    ("https://oauth2:glpat-secret@gitlab.com/gnome", "credentials"),
     ("https://github.com/chaoss/augur", "names a repository"),
     ("https://github.com/", "names no account"),
     ("https://github.com/settings", "not a github account name"),
-    ("https://codeberg.org/forgejo", "not a github organization or user url"),
+    ("https://codeberg.org/forgejo", "not on a github or gitlab host"),
     ("https://tok:secret@github.com/chaoss", "credentials"),
     ("ftp://github.com/chaoss", "use https"),
     ("", "empty"),

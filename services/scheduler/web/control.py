@@ -22,7 +22,7 @@ from services.scheduler.web.router import HttpError
 from shared.errors import WatershedError
 from shared.events import subjects, v1
 from shared.events.jetstream import Publisher
-from shared.forge.urls import RepoRef, parse_repo_url
+from shared.forge.urls import RepoRef
 from shared.settings import Settings
 
 RECORD_TIMEOUT_S = 30.0
@@ -67,8 +67,7 @@ async def _wait_for(check: Callable[[], Awaitable[bool]], what: str) -> None:
 
 def parse_url(backend: Backend, text: str) -> RepoRef:
     try:
-        return parse_repo_url(text, github_hosts=backend.settings.github_hosts,
-                              allow_local=backend.settings.facade_allow_local)
+        return backend.settings.repo_ref(text)
     except (WatershedError, ValueError) as exc:
         raise HttpError(422, "Not a repository URL", str(exc)) from None
 
