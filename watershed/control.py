@@ -76,7 +76,8 @@ async def wait_for_listing(database_url: str, reply: v1.AddOrgReply, *, timeout:
     sent = {t.source_id: t.dispatched_at for t in reply.targets if t.source_id is not None}
 
     def failed(r: asyncpg.Record) -> bool:
-        return bool(r["state"] == "error" and r["job_id"] == jobs[r["source_id"]])
+        # Ours, or the newer listing that replaced it: either way the account's latest word.
+        return bool(r["state"] == "error" and (r["job_id"] == jobs[r["source_id"]] or replaced(r)))
 
     def replaced(r: asyncpg.Record) -> bool:
         ours = sent.get(r["source_id"])

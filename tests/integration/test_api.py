@@ -172,7 +172,10 @@ async def test_queue_tokens_and_overview(api_repo: Collected) -> None:
 
         await eventually(reported)
         tokens = await http.get("/api/v1/tokens")
-        (pool,) = tokens.json()["servers"]
+        # The GitHub pool (the test's token) beside gitlab.com's, anonymous: no GitLab token is set.
+        servers = tokens.json()["servers"]
+        (pool,) = [s for s in servers if not s["anonymous"]]
+        assert {s["server"] for s in servers if s["anonymous"]} <= {"gitlab.com"}, servers
         core = next(b for b in pool["budgets"] if b["bucket"] == "core")
         assert core["token"].startswith("tok#") and core.get("remaining") is not None and core["reset_at"], tokens.text
 

@@ -28,6 +28,9 @@ from watershed.pipeline import Pipeline
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+# Long enough that the ticks before the stuck check finish first on a loaded machine (at 2 s,
+# the second tick re-dispatched the first tick's jobs as stuck under a full test run).
+STUCK_S = 8.0
 
 
 async def publish(nats_url: str, events: list[tuple[str, v1.Struct]]) -> None:
@@ -60,7 +63,7 @@ async def test_dispatch_follows_the_queue_order_within_the_budgets(nats_url: str
     # No worker runs: what is dispatched stays queued, and each tick is called by hand.
     settings = load_settings({}, nats_url=nats_url, database_url=fresh_database_url, data_dir=tmp_path / "data",
                              facade_allow_local=True, scheduler_tick_s=3600.0, scheduler_batch=3,
-                             scheduler_max_in_flight=5, job_stuck_timeout_s=2.0, org_refresh_interval_s=0,
+                             scheduler_max_in_flight=5, job_stuck_timeout_s=STUCK_S, org_refresh_interval_s=0,
                              breadth_interval_s=0, views_refresh_interval_s=0)
     names = ["d1", "d2", "d3", "v1", "v2", "r5", "p"]
     async with Pipeline(settings, http_port=0, without=frozenset({"scheduler", "facade", "collector"})) as pipeline:
@@ -87,6 +90,7 @@ async def test_dispatch_follows_the_queue_order_within_the_budgets(nats_url: str
             await wait_for(conn, "SELECT count(*) FROM ops.repo_settings", 1)
 
             scheduler = create_scheduler(settings, pipeline.metrics)
+            started = asyncio.get_running_loop().time()
             await scheduler.start()  # its first tick runs now; its sweep wakes another
             try:
                 await wait_for(conn, "SELECT count(*) FROM ops.collection_status WHERE state = 'queued'", 3)
@@ -105,7 +109,7 @@ async def test_dispatch_follows_the_queue_order_within_the_budgets(nats_url: str
                 assert await by_tick(conn) == [{"p", "v1", "v2"}, {"r5", "d1"}]
                 assert await scheduler.run_pass() == 0
                 # Nobody runs the jobs: after the stuck timeout they are dispatched anew (batch: 3).
-                await asyncio.sleep(2.5)
+                await asyncio.sleep(max(0.0, STUCK_S + 0.5 - (asyncio.get_running_loop().time() - started)))
                 before = dict(await conn.fetch("SELECT repo_id, job_id FROM ops.collection_status"))
                 await scheduler.run_pass()
                 await wait_for(conn, "SELECT count(*) FROM ops.collection_status WHERE job_id LIKE '%-stuck'", 3)
