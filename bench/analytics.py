@@ -6,7 +6,7 @@ holding 1,000 repositories' synthetic history.
 
 1. PostgreSQL: a scratch database on the server named by ``--database-url`` or
    WATERSHED_BENCH_DATABASE_URL, else an embedded server in a temporary directory. Migrations.
-2. ``bench.synthetic``: ``--repos`` repositories' history by COPY (timed), then ``ANALYZE``.
+2. ``bench.synthetic``: ``--repos`` repositories' history by COPY (timed), then ``VACUUM (ANALYZE)``.
 3. The explorer materialized views refreshed twice, per view: plainly (they are created empty),
    then ``CONCURRENTLY`` as the periodic refresh does.
 4. Every 8Knot query (tests/fixtures/8knot, rendered as 8Knot binds it) as 8Knot runs it:
@@ -210,8 +210,10 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             started = time.perf_counter()
             counts = await load_synthetic(conn, Shape(repos=args.repos, seed=args.seed))
             load_s = time.perf_counter() - started
+            # As autovacuum leaves a live database: statistics, and the visibility map that lets
+            # index-only scans skip the table.
             started = time.perf_counter()
-            await conn.execute("ANALYZE")
+            await conn.execute("VACUUM (ANALYZE)")
             analyze_s = time.perf_counter() - started
             sizes = await repo_sizes(conn)
             sample = choose_sample(sizes, args.sample)
@@ -226,10 +228,10 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             }
             rows = sum(counts.values())
             result["dataset"] = {"rows": rows, "rows_by_table": counts, "load_s": round(load_s, 1),
-                                 "load_rows_per_s": round(rows / load_s), "analyze_s": round(analyze_s, 1), **facts}
+                                 "load_rows_per_s": round(rows / load_s), "vacuum_analyze_s": round(analyze_s, 1), **facts}
             result["sample"] = sample
             print(f"{args.repos} repositories, {rows:,} rows ({facts['db_size_mb']} MB) loaded in {load_s:.1f} s,"
-                  f" ANALYZE {analyze_s:.1f} s; sample of {args.sample} holds {facts['sample_share']:.1%} of the"
+                  f" VACUUM (ANALYZE) {analyze_s:.1f} s; sample of {args.sample} holds {facts['sample_share']:.1%} of the"
                   f" commits, issues and pull requests", flush=True)
 
             if args.before:
@@ -238,7 +240,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 await conn.close()
                 await apply_migrations(url)
                 conn = await asyncpg.connect(url)
-                await conn.execute("ANALYZE")
+                await conn.execute("VACUUM (ANALYZE)")  # the statistics of the new expression indexes
                 print("after:", flush=True)
             result.update(await phase(url, conn, args, sample, one, biggest, leaderboards=True))
             result["postgres"] = await conn.fetchval("SHOW server_version")

@@ -15,8 +15,11 @@
 --     source (the resolver's, public emails, pull request commits, each of these once per
 --     commit), on disk beyond work_mem, for every query that joins it: now each source gives
 --     only the addresses the ones before it do not know, from indexes.
---   * message and the views that joined data.repos only for the platform id join it LEFT (it
---     is always there): PostgreSQL removes a left join nobody reads from, not an inner one.
+--   * message read each of its two tables joined with data.repos for the platform id, so
+--     PostgreSQL could not flatten the UNION ALL into the tables themselves, and hashed every
+--     message of every repository to answer for a few issues (issue_response_query). The
+--     platform id is now a subquery of its column: each branch reads one table, and a message
+--     is looked up by its id through 0013's indexes.
 --
 -- explorer_contributor_actions is dropped and created again (a materialized view cannot be
 -- replaced); if it was populated it is filled again here, so 8Knot never finds it empty.
@@ -124,13 +127,12 @@ SELECT m.msg_id * 2                                             AS msg_id,
        (m.created_at AT TIME ZONE 'UTC')::timestamp(0)          AS msg_timestamp,
        NULL::varchar                                            AS msg_sender_email,
        NULL::varchar                                            AS msg_header,
-       augur_data.watershed_platform_id(r.platform)             AS pltfrm_id,
+       (SELECT augur_data.watershed_platform_id(r.platform) FROM data.repos r WHERE r.repo_id = m.repo_id) AS pltfrm_id,
        'Watershed'::varchar                                     AS tool_source,
        NULL::varchar                                            AS tool_version,
        'Watershed'::varchar                                     AS data_source,
        (m.collected_at AT TIME ZONE 'UTC')::timestamp(0)        AS data_collection_date
 FROM data.messages m
-LEFT JOIN data.repos r ON r.repo_id = m.repo_id
 UNION ALL
 SELECT c.review_comment_id * 2 + 1,
        NULL::bigint,
@@ -142,13 +144,12 @@ SELECT c.review_comment_id * 2 + 1,
        (c.created_at AT TIME ZONE 'UTC')::timestamp(0),
        NULL::varchar,
        NULL::varchar,
-       augur_data.watershed_platform_id(r.platform),
+       (SELECT augur_data.watershed_platform_id(r.platform) FROM data.repos r WHERE r.repo_id = c.repo_id),
        'Watershed'::varchar,
        NULL::varchar,
        'Watershed'::varchar,
        (c.collected_at AT TIME ZONE 'UTC')::timestamp(0)
-FROM data.review_comments c
-LEFT JOIN data.repos r ON r.repo_id = c.repo_id;
+FROM data.review_comments c;
 
 -- Who did what, where, when (see 0012): its commits from augur_data.watershed_commits.
 DO $$
