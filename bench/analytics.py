@@ -273,8 +273,9 @@ async def phase(url: str, conn: asyncpg.Connection, args: argparse.Namespace, sa
     found["refresh_s"], found["refresh_concurrently_s"] = first, again
     found["refresh_total_s"] = sum_or_none(first.values())
     found["refresh_concurrently_total_s"] = sum_or_none(again.values())
-    print(f"  explorer views refreshed in {fmt(found['refresh_total_s'])}, concurrently"
-          f" {fmt(found['refresh_concurrently_total_s'])}: {first}", flush=True)
+    slowest = max(first, key=lambda v: float("inf") if first[v] is None else first[v])
+    print(f"  explorer views refreshed in {fmt(found['refresh_total_s'])} (slowest {slowest} {fmt(first[slowest])}),"
+          f" concurrently {fmt(found['refresh_concurrently_total_s'])}", flush=True)
     found["queries"] = await run_queries(url, sample, one, args.runs, args.timeout)
     if args.explain:
         slow = [n for n, q in found["queries"].items() if q.get("s") is None or q["s"] >= args.explain]
