@@ -40,6 +40,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from math import inf
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +182,9 @@ async def run_leaderboards(url: str, sample: list[int], biggest: int, runs: int)
 
 
 def fmt(seconds: float | None) -> str:
-    return "   timeout" if seconds is None else f"{seconds * 1000:8.1f} ms"
+    if seconds is None:
+        return "   timeout"
+    return f"{seconds:8.1f} s " if seconds >= 10 else f"{seconds * 1000:8.1f} ms"
 
 
 async def repo_sizes(conn: asyncpg.Connection) -> dict[int, int]:
@@ -251,8 +254,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
 
     queries = result["queries"]
     timed_s = [q["s"] for q in queries.values()]
-    slowest = max(queries, key=lambda n: float("inf") if queries[n]["s"] is None else queries[n]["s"])
-    result["slowest_query"], result["slowest_s"] = slowest, queries[slowest]["s"]
+    name = slowest({n: q["s"] for n, q in queries.items()})
+    result["slowest_query"], result["slowest_s"] = name, queries[name]["s"]
     result["targets_met"] = all(s is not None and s < TARGET_S for s in timed_s)
     if "before" in result:
         for name, entry in queries.items():
@@ -273,8 +276,8 @@ async def phase(url: str, conn: asyncpg.Connection, args: argparse.Namespace, sa
     found["refresh_s"], found["refresh_concurrently_s"] = first, again
     found["refresh_total_s"] = sum_or_none(first.values())
     found["refresh_concurrently_total_s"] = sum_or_none(again.values())
-    slowest = max(first, key=lambda v: float("inf") if first[v] is None else first[v])
-    print(f"  explorer views refreshed in {fmt(found['refresh_total_s'])} (slowest {slowest} {fmt(first[slowest])}),"
+    view = slowest(first)
+    print(f"  explorer views refreshed in {fmt(found['refresh_total_s'])} (slowest {view} {fmt(first[view])}),"
           f" concurrently {fmt(found['refresh_concurrently_total_s'])}", flush=True)
     found["queries"] = await run_queries(url, sample, one, args.runs, args.timeout)
     if args.explain:
@@ -283,6 +286,11 @@ async def phase(url: str, conn: asyncpg.Connection, args: argparse.Namespace, sa
     if leaderboards:
         found["leaderboard"] = await run_leaderboards(url, sample, biggest, args.runs)
     return found
+
+
+def slowest(seconds: dict[str, float | None]) -> str:
+    """The name that took longest; one that timed out (None) counts as the slowest."""
+    return max(seconds, key=lambda name: inf if (taken := seconds[name]) is None else taken)
 
 
 def sum_or_none(values: Any) -> float | None:
