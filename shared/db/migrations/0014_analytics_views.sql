@@ -6,15 +6,17 @@
 --   * Who wrote a commit (the resolver's alias of its address, else GitHub's attribution in a
 --     pull request, else the account whose public email it is) was a function called per
 --     commit row (augur_data.watershed_commit_author, kept for SQL that calls it): PostgreSQL
---     cannot inline a function with subqueries, and ran its three queries per row even for
---     columns nobody asked for. It is now one view, augur_data.watershed_commits, with the
---     three lookups as subqueries of one column: evaluated only when the column is read, each
---     only when the ones before found nothing. augur_data.commits and
---     explorer_contributor_actions read it (the refresh took 150 s on 1,000 repositories).
---   * contributors_aliases picked one account per address by sorting every address of every
---     source (the resolver's, public emails, pull request commits, each of these once per
---     commit), on disk beyond work_mem, for every query that joins it: now each source gives
---     only the addresses the ones before it do not know, from indexes.
+--     cannot inline a function with subqueries, so it ran for every row, even for queries that
+--     never read the author. It is now one view, augur_data.watershed_commits, with the three
+--     lookups as subqueries of one column: evaluated only when the column is read, each only
+--     when the ones before found nothing; augur_data.commits and explorer_contributor_actions
+--     read it. (Most of the 150 s the refresh took on 1,000 repositories was the third lookup
+--     walking every account in id order, per commit: 0013's index fixes that.)
+--   * contributors_aliases chose one account per address by sorting every candidate of every
+--     source (the resolver's addresses, public emails, pull request commits' once per commit),
+--     on disk beyond work_mem, in every query that joins it (8Knot's affiliation and company
+--     queries took 5-6 s): now the resolver's come in index order, and each other source adds
+--     only the addresses the ones before it do not know, read from indexes.
 --   * message read each of its two tables joined with data.repos for the platform id, so
 --     PostgreSQL could not flatten the UNION ALL into the tables themselves, and hashed every
 --     message of every repository to answer for a few issues (issue_response_query). The
