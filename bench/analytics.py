@@ -40,6 +40,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 from math import inf
 from pathlib import Path
 from typing import Any
@@ -50,9 +51,8 @@ from bench.eightknot import load as load_query
 from bench.eightknot import query_names, render
 from bench.synthetic import Shape
 from bench.synthetic import load as load_synthetic
-from shared.db import apply_migrations
+from shared.db import apply_migrations, scratch_database
 from shared.db.augur import EXPLORER_VIEWS
-from shared.db.scratch import scratch_database
 from shared.embedded import EmbeddedPostgres, free_port
 from shared.leaderboard import DEFAULT_WINDOW, leaderboard
 
@@ -129,10 +129,10 @@ async def run_queries(url: str, sample: list[int], one: int, runs: int, timeout_
         for name in query_names():
             text = load_query(name)
             entry: dict[str, Any] = {}
-            for key, repos, n in (("", sample, runs), ("one_repo_", [one], runs)):
+            for key, repos in (("", sample), ("one_repo_", [one])):
                 sql = render(text, repos)
                 try:
-                    median, first, rows = await timed(lambda sql=sql: conn.fetch(sql), n)  # type: ignore[misc]
+                    median, first, rows = await timed(partial(conn.fetch, sql), runs)
                     entry.update({f"{key}s": round(median, 4), f"{key}first_s": round(first, 4),
                                   f"{key}rows": len(rows)})
                 except asyncpg.PostgresError as exc:
@@ -173,7 +173,7 @@ async def run_leaderboards(url: str, sample: list[int], biggest: int, runs: int)
         found: dict[str, Any] = {}
         for key, repo_ids in (("global", None), ("sample", sample), ("biggest_repo", [biggest])):
             median, first, entries = await timed(
-                lambda ids=repo_ids: leaderboard(conn, repo_ids=ids, since=since, until=until), runs)  # type: ignore[misc]
+                partial(leaderboard, conn, repo_ids=repo_ids, since=since, until=until), runs)
             found[key] = {"s": round(median, 4), "first_s": round(first, 4), "entries": len(entries)}
             print(f"  leaderboard {key:20} {fmt(median)} ({len(entries)} entries)", flush=True)
         return found
