@@ -84,3 +84,22 @@ async def test_the_rewritten_relations_hold_the_rows_0012_defined(fresh_database
         assert await in_rolled_back_transaction(conn, again) == now
     finally:
         await conn.close()
+
+
+async def test_a_database_migrated_without_them_gets_both_and_keeps_its_explorer_rows(fresh_database_url: str) -> None:
+    # As a deployment that ran 0015 before 0013 and 0014 existed: versions apply by number, gaps
+    # and late arrivals alike.
+    assert await apply_migrations(fresh_database_url, skip={13, 14})
+    conn = await asyncpg.connect(fresh_database_url)
+    try:
+        await load(conn, Shape(repos=8, seed=2))
+        await refresh_explorer_views(conn)
+        before = await digest(conn, "augur_data.explorer_contributor_actions")
+
+        assert await apply_migrations(fresh_database_url) == ["0013_analytics_indexes.sql", "0014_analytics_views.sql"]
+        # 8Knot never finds the recreated view empty: 0014 refills it.
+        assert await digest(conn, "augur_data.explorer_contributor_actions") == before and before[1] > 0
+        await refresh_explorer_views(conn)  # concurrently, on the recreated view's unique index
+        assert await digest(conn, "augur_data.explorer_contributor_actions") == before
+    finally:
+        await conn.close()
