@@ -22,20 +22,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import secrets
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import nats
 import pytest
 from nats.js.errors import NotFoundError
 
+from shared.db.scratch import connect_maintenance, scratch_database
 from shared.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from shared.events.subjects import STREAMS
 
@@ -162,7 +160,7 @@ async def postgres_server(embedded_root: Path) -> AsyncIterator[Server]:
         yield Server(url, owned=False)
         made = await _roles(url) - before
         if made:
-            conn = await _connect_maintenance(url)
+            conn = await connect_maintenance(url)
             try:
                 for role in sorted(made):
                     await conn.execute(f'DROP ROLE IF EXISTS "{role}"')
@@ -190,7 +188,7 @@ async def postgres_server(embedded_root: Path) -> AsyncIterator[Server]:
 
 
 async def _roles(server_url: str) -> set[str]:
-    conn = await _connect_maintenance(server_url)
+    conn = await connect_maintenance(server_url)
     try:
         rows = await conn.fetch("SELECT rolname FROM pg_roles WHERE rolname LIKE 'watershed\\_%'")
         return {r["rolname"] for r in rows}
@@ -200,44 +198,11 @@ async def _roles(server_url: str) -> set[str]:
 
 @pytest.fixture(scope="session")
 async def database_url(postgres_server: Server) -> AsyncIterator[str]:
-    async with _scratch_database(postgres_server.url) as url:
+    async with scratch_database(postgres_server.url) as url:
         yield url
 
 
 @pytest.fixture
 async def fresh_database_url(postgres_server: Server) -> AsyncIterator[str]:
-    async with _scratch_database(postgres_server.url) as url:
+    async with scratch_database(postgres_server.url) as url:
         yield url
-
-
-@contextlib.asynccontextmanager
-async def _scratch_database(server_url: str) -> AsyncIterator[str]:
-    name = f"watershed_test_{secrets.token_hex(6)}"
-    conn = await _connect_maintenance(server_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    try:
-        yield _with_database(server_url, name)
-    finally:
-        conn = await _connect_maintenance(server_url)
-        try:
-            # FORCE: a test that leaked a connection must not leave its database behind.
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-
-async def _connect_maintenance(server_url: str) -> asyncpg.Connection:
-    # CREATE/DROP DATABASE cannot run inside the database concerned, so use `postgres`;
-    # a server without it still lets us in through the database we were given.
-    try:
-        return await asyncpg.connect(_with_database(server_url, "postgres"))
-    except asyncpg.InvalidCatalogNameError:
-        return await asyncpg.connect(server_url)
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from importlib import resources
 
 import asyncpg
@@ -25,8 +26,9 @@ def migration_files() -> list[tuple[int, str, str]]:
     return found
 
 
-async def apply_migrations(dsn: str) -> list[str]:
-    """Apply pending migrations; returns the names applied now."""
+async def apply_migrations(dsn: str, *, skip: Collection[int] = ()) -> list[str]:
+    """Apply pending migrations; returns the names applied now. Versions in ``skip`` stay
+    pending (a benchmark's "before"); a later call applies them."""
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
@@ -40,7 +42,7 @@ async def apply_migrations(dsn: str) -> list[str]:
             done = {r["version"] for r in await conn.fetch("SELECT version FROM ops.schema_migrations")}
             applied = []
             for version, name, sql in migration_files():
-                if version in done:
+                if version in done or version in skip:
                     continue
                 async with conn.transaction():
                     await conn.execute(sql)

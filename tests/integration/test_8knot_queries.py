@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from bench.eightknot import FIXTURES, load, render
 from shared.db.augur import refresh_explorer_views
 from shared.fakeforge import FakeForge, RepoData, generate_dataset
 from shared.fakeforge.gitrepo import create_sample_git_repo, git_env
@@ -32,7 +33,6 @@ pytestmark = pytest.mark.integration
 OWNER, NAME = "watershed-demo", "eightknot"
 URL = f"https://github.com/{OWNER}/{NAME}"
 SEED = 23
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "8knot"
 # Query fixture -> 8Knot's cache table its rows are copied into by position.
 CACHE_TABLE = {
     "commits_query": "commits_query", "prs_query": "prs_query", "affiliation_query": "affiliation_query",
@@ -56,23 +56,6 @@ def forge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeForge]:
     fake.add_git_repo(f"{OWNER}/{NAME}", create_sample_git_repo(tmp_path_factory.mktemp("git") / "sample"))
     with fake:
         yield fake
-
-
-def load(name: str) -> str:
-    """The query text, without our two header lines."""
-    return "".join(line for line in (FIXTURES / f"{name}.sql").read_text().splitlines(keepends=True)
-                   if not line.startswith("-- 8Knot query") and not line.startswith("-- ("))
-
-
-def render(sql: str, repos: list[int]) -> str:
-    """What reaches PostgreSQL: 8Knot's f-string modules interpolate str(repos)[1:-1]; the
-    others pass (tuple(repos),) per %s to psycopg2, which sends a tuple of ints as (1, 2) and
-    a doubled %% as %."""
-    sql = sql.replace("{str(repos)[1:-1]}", str(repos)[1:-1])
-    if "%s" not in sql:
-        return sql
-    bound = "(" + ", ".join(str(int(r)) for r in repos) + ")"
-    return re.sub(r"%([s%])", lambda m: bound if m.group(1) == "s" else "%", sql)
 
 
 async def query(conn: asyncpg.Connection, name: str, repos: list[int]) -> tuple[list[str], list[asyncpg.Record]]:

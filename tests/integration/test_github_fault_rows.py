@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from shared.db.scratch import scratch_database
 from shared.fakeforge import FakeForge, generate_dataset
 from shared.settings import Secret, load_settings
-from tests.conftest import _scratch_database
 from tests.integration.snapshot import snapshot
 from tests.integration.test_loss import _reset_streams
 from watershed.client import request_collection, wait_for_jobs
@@ -43,7 +43,7 @@ async def collect(nats_url: str, dsn: str, forge: FakeForge, workdir: Path) -> d
 async def test_faults_end_with_the_rows_of_a_clean_run(nats_url: str, postgres_server: object,
                                                       tmp_path: Path) -> None:
     server_url = postgres_server.url  # type: ignore[attr-defined]
-    async with _scratch_database(server_url) as clean_dsn, _scratch_database(server_url) as faulty_dsn:
+    async with scratch_database(server_url) as clean_dsn, scratch_database(server_url) as faulty_dsn:
         with FakeForge(dataset()) as clean_forge:
             expected = await collect(nats_url, clean_dsn, clean_forge, tmp_path / "clean")
             clean_requests = clean_forge.requests_count()

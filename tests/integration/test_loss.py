@@ -132,10 +132,10 @@ async def run_collection(nats_url: str, dsn: str, forge: FakeForge, workdir: Pat
 async def test_processor_killed_mid_collection_loses_and_duplicates_nothing(
     nats_url: str, postgres_server: object, tmp_path: Path, big_forge: FakeForge
 ) -> None:
-    from tests.conftest import _scratch_database
+    from shared.db.scratch import scratch_database
 
     server_url = postgres_server.url  # type: ignore[attr-defined]
-    async with _scratch_database(server_url) as clean_dsn, _scratch_database(server_url) as killed_dsn:
+    async with scratch_database(server_url) as clean_dsn, scratch_database(server_url) as killed_dsn:
         await run_collection(nats_url, clean_dsn, big_forge, tmp_path / "clean", kill=False)
         expected = await snapshot(clean_dsn)
         await _reset_streams(nats_url)

@@ -13,11 +13,12 @@ import pytest
 
 from services.processor.app import create_app as create_processor
 from shared.db import apply_migrations
+from shared.db.scratch import scratch_database
 from shared.events import v1
 from shared.fakeforge import SAMPLE_REPO
 from shared.metrics import Metrics
 from shared.settings import Settings
-from tests.conftest import Server, _scratch_database
+from tests.conftest import Server
 from tests.integration.conftest import Collect
 from tests.integration.snapshot import snapshot
 from tests.integration.test_bad_input import cli_env, watershed
@@ -98,7 +99,7 @@ async def test_a_new_database_is_rebuilt_by_replaying_everything(
         postgres_server: Server) -> None:
     before = await collected(collect_repos, pipeline, sample_git_repo)
     await pipeline.stop()
-    async with _scratch_database(postgres_server.url) as empty:
+    async with scratch_database(postgres_server.url) as empty:
         await apply_migrations(empty)
         processor = create_processor(pipeline_settings.replace(database_url=empty), Metrics())
         await processor.start()
