@@ -11,8 +11,8 @@ clone's state (``CloneObserved``). ``services.facade.history`` plans what to rea
 from __future__ import annotations
 
 import asyncio
-import io
 import os
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +21,7 @@ import msgspec
 
 from services.collector.cursors import read_cursors
 from services.facade import history, refs
-from services.facade.git import stream_commits, sync_bare_clone
+from services.facade.git import sorted_rev_list, stream_commits, sync_bare_clone
 from shared.db import Role, connect_pool
 from shared.errors import ErrorKind, WatershedError
 from shared.events import subjects, v1
@@ -159,8 +159,7 @@ class Facade(JobWorker):
         gone = await refs.rev_list(repo_dir, plan.retract_from, exclude=plan.log_from)
         retract, only = gone, None
         if plan.reconcile:
-            done = history.reconcile(await refs.rev_list(repo_dir, plan.log_from),
-                                     await self._stored_shas(ctx.job.repo_id), gone, whole=full)
+            done = await self._reconcile(ctx.job.repo_id, repo_dir, plan.log_from, gone, whole=full)
             retract, only = list(done.retract), done.log
         for part in chunk_by_size(retract, max_items=MAX_SHAS_PER_RETRACTION):
             await ctx.emit(v1.CommitsRetracted, "commits_retracted", shas=part)
@@ -175,15 +174,25 @@ class Facade(JobWorker):
         self.log.info("history.published", repo=ctx.job.url, job=ctx.job.job_id, reconcile=plan.reconcile,
                       tracked=len(tracked), logged=logged, retracted=len(retract))
 
-    async def _stored_shas(self, repo_id: int) -> list[str]:
-        """The repository's commit rows, as object names (COPY: a million of them are 41 MB of
-        text, not a million records)."""
+    async def _reconcile(self, repo_id: int, repo_dir: Path, tips: tuple[str, ...], gone: list[str], *,
+                         whole: bool) -> history.Reconciled:
+        """The rows against what the tips reach, both sorted into files beside the clone and
+        merged line by line: the memory is what differs, never the whole history."""
+        with tempfile.TemporaryDirectory(dir=repo_dir.parent, prefix=f".reconcile-{repo_id}-") as scratch:
+            now, rows = Path(scratch) / "reachable", Path(scratch) / "rows"
+            await sorted_rev_list(repo_dir, tips, now)
+            await self._stored_shas(repo_id, rows)
+            return await asyncio.to_thread(_merge_files, now, rows, gone, whole)
+
+    async def _stored_shas(self, repo_id: int, out: Path) -> None:
+        """The repository's commit rows, as object names in byte order, into the file ``out``
+        (COPY: the database sorts, spilling to its disk; nothing is held here)."""
         if self.db is None:
-            return []
-        out = io.BytesIO()
+            out.write_bytes(b"")
+            return
         async with self.db.acquire() as conn:
-            await conn.copy_from_query("SELECT sha FROM data.commits WHERE repo_id = $1", repo_id, output=out)
-        return out.getvalue().decode("ascii", "replace").split()
+            await conn.copy_from_query('SELECT sha FROM data.commits WHERE repo_id = $1 ORDER BY sha COLLATE "C"',
+                                       repo_id, output=str(out))
 
     async def _failed_sync(self, ctx: JobContext, exc: WatershedError) -> None:
         state = FAILED_STATES.get(exc.kind)
@@ -207,3 +216,9 @@ class Facade(JobWorker):
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> Facade:
     return Facade(settings, metrics or Metrics())
+
+
+def _merge_files(now: Path, rows: Path, gone: list[str], whole: bool) -> history.Reconciled:
+    with now.open("r", encoding="ascii", errors="replace") as a, rows.open("r", encoding="ascii", errors="replace") as b:
+        return history.reconcile_sorted((line.rstrip("\n") for line in a), (line.rstrip("\n") for line in b), gone,
+                                        whole=whole)

@@ -361,6 +361,37 @@ async def git_output(
     return out
 
 
+async def sorted_rev_list(repo_dir: Path, tips: Sequence[str], out: Path, *, timeout: float = 3600) -> None:
+    """The commits reachable from ``tips``, one name a line in byte order, into the file ``out``:
+    git writes to a file and ``sort`` sorts it (spilling to disk beside it), so a history of
+    any size costs no memory here."""
+    if bad := next((n for n in tips if not is_sha(n)), None):
+        raise InvalidInputError(f"invalid object name {bad!r}")
+    if not tips:
+        out.write_bytes(b"")
+        return
+    raw = out.with_name(out.name + ".unsorted")
+    try:
+        with raw.open("wb") as sink:
+            proc = await asyncio.create_subprocess_exec(
+                *_git("-C", str(repo_dir), "rev-list", "--stdin"), stdin=asyncio.subprocess.PIPE, stdout=sink,
+                stderr=asyncio.subprocess.PIPE, env=_env(False), start_new_session=True)
+            try:
+                _, err = await asyncio.wait_for(proc.communicate("".join(f"{t}\n" for t in tips).encode()), timeout)
+            except TimeoutError:
+                raise TransientError(f"git rev-list timed out after {timeout:g}s") from None
+            finally:
+                await _kill(proc)
+        if proc.returncode != 0:
+            raise FatalError(f"git rev-list failed: {redact(_last_line(err.decode('utf-8', 'replace')))}")
+        code, _, err = await _run(["sort", "-S", "16M", "-T", str(out.parent), "-o", str(out), str(raw)],
+                                  timeout=timeout)
+        if code != 0:
+            raise FatalError(f"sort failed: {_last_line(err.decode('utf-8', 'replace'))}")
+    finally:
+        raw.unlink(missing_ok=True)
+
+
 def _last_line(stderr: str) -> str:
     return stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
 

@@ -31,7 +31,7 @@ Two modes:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 CURSOR_PREFIX = "git:"  # the streams of ops.cursors the facade owns: git:refs/heads/main
@@ -143,3 +143,32 @@ def reconcile(reachable_now: Iterable[str], rows: Iterable[str], gone: Iterable[
     if whole or not stored:
         return Reconciled(log=None, retract=tuple(sorted(retract)))
     return Reconciled(log=tuple(sorted(now - stored)), retract=tuple(sorted(retract)))
+
+
+def reconcile_sorted(reachable_now: Iterable[str], rows: Iterable[str], gone: Iterable[str] = (), *,
+                     whole: bool = False) -> Reconciled:
+    """:func:`reconcile` over two *sorted* streams (byte order), in one merge: memory grows with
+    what differs (the commits to log or to retract), not with the history, so the first
+    collection of a million-commit repository reads its names from files, not from sets."""
+    now_it: Iterator[str] = iter(reachable_now)
+    rows_it: Iterator[str] = iter(rows)
+    gone_left = set(gone)
+    now, row = next(now_it, None), next(rows_it, None)
+    # Without rows (a first collection) or for a full resync everything is logged: no list.
+    collect = not whole and row is not None
+    missing: list[str] = []
+    retract: list[str] = []
+    while now is not None or row is not None:
+        if row is None or (now is not None and now < row):
+            gone_left.discard(now)  # type: ignore[arg-type]
+            if collect:
+                missing.append(now)  # type: ignore[arg-type]
+            now = next(now_it, None)
+        elif now is None or row < now:
+            retract.append(row)
+            row = next(rows_it, None)
+        else:
+            gone_left.discard(now)
+            now, row = next(now_it, None), next(rows_it, None)
+    retract = sorted(set(retract) | gone_left)
+    return Reconciled(log=tuple(missing) if collect else None, retract=tuple(retract))

@@ -3,12 +3,15 @@ what to retract out. Pure: no git, no database."""
 
 from __future__ import annotations
 
+import random
+
 from services.facade.history import (
     CloneState,
     committed_tips,
     cursor_stream,
     plan,
     reconcile,
+    reconcile_sorted,
     why_reconcile,
 )
 
@@ -149,3 +152,21 @@ def test_committed_tips_come_from_the_facades_streams_with_a_value() -> None:
     cursors = {"git:refs/heads/main": A, "git:refs/heads/gone": None, "issues": "2024-01-01T00:00:00Z",
                "git:refs/heads/odd": "not-a-sha"}
     assert committed_tips(cursors) == {MAIN: A}
+
+
+def test_the_sorted_merge_decides_as_the_sets_do() -> None:
+    rng = random.Random(7)
+    names = [f"{rng.getrandbits(160):040x}" for _ in range(300)]
+    for trial in range(200):
+        now = rng.sample(names, rng.randrange(0, 120))
+        rows = rng.sample(names, rng.randrange(0, 120)) if trial % 5 else []
+        gone = rng.sample(names, rng.randrange(0, 10))
+        whole = trial % 7 == 0
+        expected = reconcile(now, rows, gone, whole=whole)
+        assert reconcile_sorted(sorted(now), sorted(rows), gone, whole=whole) == expected, trial
+
+
+def test_the_sorted_merge_holds_no_list_of_the_history_it_logs_whole() -> None:
+    # A generator: the merge reads it once, and without rows keeps nothing of it.
+    done = reconcile_sorted((f"{i:040x}" for i in range(100_000)), iter(()), gone=[F])
+    assert done.log is None and done.retract == (F,)
