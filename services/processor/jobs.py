@@ -18,6 +18,8 @@ from shared.errors import ErrorKind
 from shared.events import subjects, v1
 
 _FEEDS_RESOLVER = (subjects.PHASE_COLLECTOR, subjects.PHASE_FACADE)
+# The phases that ask the repository's own remote (its forge's repository, its git URL).
+_ASKS_THE_REPOSITORY = (subjects.PHASE_COLLECTOR, subjects.PHASE_FACADE)
 
 
 @dataclass(frozen=True)
@@ -237,12 +239,15 @@ async def complete_jobs(conn: asyncpg.Connection, jobs: Iterable[str]) -> list[C
                 " WHERE p.job_id = $1 AND p.attempt = $2 AND k.repo_id = p.repo_id AND k.stream = p.stream",
                 r["job_id"], r["attempt"])
             # A repository that answers again (after a forced collection) is active again; one a
-            # person removed stays removed, whatever a job that was already running reports.
-            await conn.execute(
-                "UPDATE data.repos SET state = 'active', state_reason = NULL"
-                " WHERE repo_id = $1 AND state NOT IN ('active', 'removed')",
-                r["repo_id"],
-            )
+            # person removed stays removed, whatever a job that was already running reports. Only
+            # a phase that asked the repository's own remote knows (the resolver asks the forge
+            # about emails: its success says nothing of a repository that is gone).
+            if r["phase"] in _ASKS_THE_REPOSITORY:
+                await conn.execute(
+                    "UPDATE data.repos SET state = 'active', state_reason = NULL"
+                    " WHERE repo_id = $1 AND state NOT IN ('active', 'removed')",
+                    r["repo_id"],
+                )
             # What dead-lettered this phase before has healed.
             await conn.execute(
                 "UPDATE ops.dead_letters SET resolved_at = now()"
