@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -178,7 +179,11 @@ class Facade(JobWorker):
                          whole: bool) -> history.Reconciled:
         """The rows against what the tips reach, both sorted into files beside the clone and
         merged line by line: the memory is what differs, never the whole history."""
-        with tempfile.TemporaryDirectory(dir=repo_dir.parent, prefix=f".reconcile-{repo_id}-") as scratch:
+        prefix = f".reconcile-{repo_id}-"
+        # One job of a repository at a time: what an earlier one left behind (a killed worker) goes.
+        for stale in repo_dir.parent.glob(f"{prefix}*"):
+            await asyncio.to_thread(shutil.rmtree, stale, True)
+        with tempfile.TemporaryDirectory(dir=repo_dir.parent, prefix=prefix) as scratch:
             now, rows = Path(scratch) / "reachable", Path(scratch) / "rows"
             await sorted_rev_list(repo_dir, tips, now)
             await self._stored_shas(repo_id, rows)
