@@ -8,6 +8,10 @@ from datetime import datetime
 import msgspec
 
 
+class Struct(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="type"):
+    """Base of every wire struct."""
+
+
 class Part(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Base of nested values (not messages on their own)."""
 
